@@ -1,0 +1,43 @@
+# Two commands for everyone (see README.md):
+#   make lab    set up .venv and open JupyterLab on the course
+#   make test   set up .venv and run every test (what CI runs)
+# Only Python 3.11+ and make are needed; everything else is installed into .venv.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: lab test release lock bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+# Regenerate notebooks/ (the student release) from solutions/ with nbgrader.
+release: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/course release
+
+# Per-notebook run times and the whole suite's time.
+bench: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/course bench
+
+# After editing the direct dependencies in pyproject.toml: re-pin the whole tree.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	.lockvenv/bin/python -m coursekit.grading.deps write-lock .lockvenv/bin/python
+	rm -rf .lockvenv
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,46 @@
+"""coursekit: the small toolkit every notebook of the course imports.
+
+Talking to apps
+    app_client(app)        in-process httpx client (HTTP + WebSocket), lifespan included
+    websocket(client, p)   open a WebSocket through any client; receives have time limits
+    serve(app)             a real uvicorn server on 127.0.0.1 and a free port
+    sse_stream / read_sse  consume Server-Sent Events (parsed by httpx-sse)
+
+A model to call
+    FakeLLM                deterministic replies, latency, failure injection, counters
+    RateLimitError, UpstreamTimeout, tokenize, count_tokens
+
+Course data
+    data_dir(), data_path(name), load_json(name)
+
+Checks for test cells (readable failures, printed successes)
+    expect_status, expect_json, expect_keys, json_body, expect, fail, within,
+    describe, passed, visible_tests_passed, CheckFailed
+"""
+
+from ._data import data_dir, data_path, load_json
+from .checks import (
+    CheckFailed,
+    describe,
+    expect,
+    expect_json,
+    expect_keys,
+    expect_status,
+    fail,
+    json_body,
+    passed,
+    visible_tests_passed,
+    within,
+)
+from .client import CourseClient, WebSocketSession, app_client, websocket
+from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
+from .server import RunningServer, serve
+from .sse import SSEStream, read_sse, sse_stream
+
+__all__ = [
+    "CheckFailed", "CourseClient", "FakeLLM", "FakeLLMError", "RateLimitError", "RunningServer",
+    "SSEStream", "UpstreamTimeout", "WebSocketSession", "app_client", "count_tokens", "data_dir",
+    "data_path", "describe", "expect", "expect_json", "expect_keys", "expect_status", "fail",
+    "json_body", "load_json", "passed", "read_sse", "serve", "sse_stream", "tokenize",
+    "visible_tests_passed", "websocket", "within",
+]

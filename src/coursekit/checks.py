@@ -1,0 +1,138 @@
+"""Assertion helpers for test cells: readable failures, and a word when checks pass.
+
+Every failure names the request (method and path), the status that came back,
+the start of the body, and, when the app itself raised, the exception. A test
+cell reads like a specification:
+
+    expect_status(r, 404, hint="raise HTTPException(404) for unknown ids")
+    expect(r.json()["status"] == "ok", "the body should say status 'ok'")
+    passed("GET /health answers 200 with status 'ok'")
+
+Output goes to stdout only: nbgrader gives a test cell zero when it writes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+BODY_PREVIEW = 600
+
+
+class CheckFailed(AssertionError):
+    """A test check that did not hold; its message says what to change."""
+
+
+def _body_preview(response: httpx.Response) -> str:
+    try:
+        text = response.text
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        return "<body not read>"
+    if not text:
+        return "<empty>"
+    return text if len(text) <= BODY_PREVIEW else text[:BODY_PREVIEW] + " ..."
+
+
+def describe(response: httpx.Response) -> str:
+    """One paragraph about a response: request line, status, body, and any app error."""
+    request = response.request
+    path = request.url.raw_path.decode()
+    lines = [f"{request.method} {path} answered {response.status_code} {response.reason_phrase}".rstrip()]
+    lines.append(f"  body: {_body_preview(response)}")
+    error = getattr(response, "app_error", None)
+    if error is not None:
+        if isinstance(error, NotImplementedError):
+            lines.append(
+                "  The endpoint raised NotImplementedError: this exercise is not done yet. "
+                "Replace the `raise NotImplementedError(...)` line with your code."
+            )
+        else:
+            lines.append(f"  Your code raised {type(error).__name__}: {error}")
+    return "\n".join(lines)
+
+
+def fail(message: str, response: httpx.Response | None = None, hint: str | None = None) -> None:
+    """Raise CheckFailed with the message, the response described, and a hint."""
+    parts = [message]
+    if response is not None:
+        parts.append(describe(response))
+    if hint:
+        parts.append(f"Hint: {hint}")
+    raise CheckFailed("\n".join(parts))
+
+
+def expect(condition: Any, message: str, response: httpx.Response | None = None, hint: str | None = None) -> None:
+    """Fail with `message` unless `condition` is true."""
+    if not condition:
+        fail(message, response, hint)
+
+
+def expect_status(response: httpx.Response, expected: int, hint: str | None = None) -> None:
+    """The response's status code must be `expected`."""
+    if response.status_code != expected:
+        request = response.request
+        fail(
+            f"{request.method} {request.url.raw_path.decode()} should answer {expected}, "
+            f"but it answered {response.status_code}.",
+            response,
+            hint,
+        )
+
+
+def json_body(response: httpx.Response, hint: str | None = None) -> Any:
+    """The response body parsed as JSON, or a readable failure if it is not JSON."""
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        fail("The response body should be JSON.", response, hint)
+
+
+def expect_json(response: httpx.Response, expected: Any, hint: str | None = None) -> None:
+    """The response body must be exactly `expected` (compared as parsed JSON)."""
+    body = json_body(response, hint)
+    if body != expected:
+        fail(
+            f"The JSON body is not what was expected.\n  expected: {json.dumps(expected)}\n"
+            f"  got:      {json.dumps(body)}",
+            response,
+            hint,
+        )
+
+
+def expect_keys(response: httpx.Response, keys: set[str] | list[str], hint: str | None = None) -> dict:
+    """The JSON body must be an object with exactly these keys; returns the body."""
+    body = json_body(response, hint)
+    if not isinstance(body, dict):
+        fail(f"The JSON body should be an object, got {type(body).__name__}.", response, hint)
+    if set(body) != set(keys):
+        missing, extra = sorted(set(keys) - set(body)), sorted(set(body) - set(keys))
+        fail(f"The JSON object should have exactly the keys {sorted(keys)} (missing: {missing}, unexpected: {extra}).", response, hint)
+    return body
+
+
+async def within(awaitable: Awaitable[T], seconds: float, what: str) -> T:
+    """Await with a time limit; on timeout fail with a message that says what hung."""
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        fail(f"Timed out after {seconds:g} s waiting for {what}.")
+        raise  # unreachable, for type checkers
+
+
+def passed(message: str) -> None:
+    """Say that a check passed (learners like to see what already works)."""
+    print(f"\u2714 {message}")
+
+
+def visible_tests_passed() -> None:
+    """Close a test cell's visible part: all shown checks passed, hidden ones count at grading."""
+    print(
+        "\u2714 All visible tests in this cell passed. When your notebook is graded, hidden tests "
+        "check more cases, so make sure your code follows the whole task statement."
+    )

@@ -1,0 +1,358 @@
+"""Unit tests of coursekit, the in-kernel toolkit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import FastAPI, HTTPException, Query, WebSocket
+from fastapi.responses import StreamingResponse
+from httpx_ws import WebSocketDisconnect
+
+import coursekit
+from coursekit import (
+    CheckFailed,
+    FakeLLM,
+    RateLimitError,
+    UpstreamTimeout,
+    app_client,
+    expect,
+    expect_json,
+    expect_keys,
+    expect_status,
+    read_sse,
+    serve,
+    sse_stream,
+    websocket,
+    within,
+)
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def small_app() -> FastAPI:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        events.append("startup")
+        app.state.greeting = "hello"
+        yield
+        events.append("shutdown")
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.events = events
+
+    @app.get("/greet")
+    async def greet(name: Annotated[str, Query(min_length=1)]):
+        return {"message": f"{app.state.greeting}, {name}"}
+
+    @app.get("/missing")
+    async def missing():
+        raise HTTPException(status_code=404, detail="nothing here")
+
+    @app.get("/todo")
+    async def todo():
+        raise NotImplementedError("replace this line with your solution")
+
+    @app.get("/slow")
+    async def slow():
+        await asyncio.sleep(60)
+
+    @app.websocket("/ws")
+    async def echo(ws: WebSocket):
+        await ws.accept()
+        while True:
+            message = await ws.receive_json()
+            if message.get("type") == "bye":
+                await ws.close(code=1000)
+                return
+            await ws.send_json({"echo": message})
+
+    @app.websocket("/private")
+    async def private(ws: WebSocket):
+        await ws.close(code=1008)
+
+    return app
+
+
+# -- data ---------------------------------------------------------------------------
+def test_data_dir_is_found_from_any_working_directory(tmp_path):
+    code = "import coursekit; print(coursekit.data_dir())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert Path(out) == REPO / "data"
+
+
+def test_data_dir_can_be_set_by_environment(tmp_path):
+    (tmp_path / "COURSE_DATA").write_text("")
+    (tmp_path / "x.json").write_text('{"a": 1}')
+    code = "import coursekit; print(coursekit.load_json('x.json'))"
+    env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "{'a': 1}"
+
+
+def test_missing_data_file_lists_what_exists():
+    with pytest.raises(FileNotFoundError, match="fake_llm.json"):
+        coursekit.data_path("no_such_file.json")
+
+
+# -- in-process client ------------------------------------------------------------------
+async def test_app_client_runs_lifespan_around_requests():
+    app = small_app()
+    async with app_client(app) as client:
+        assert app.state.events == ["startup"]
+        r = await client.get("/greet", params={"name": "Ada"})
+        expect_status(r, 200)
+        expect_json(r, {"message": "hello, Ada"})
+    assert app.state.events == ["startup", "shutdown"]
+
+
+async def test_expect_status_failure_names_request_status_and_body():
+    async with app_client(small_app()) as client:
+        r = await client.get("/missing")
+    with pytest.raises(CheckFailed) as info:
+        expect_status(r, 200, hint="look at the route")
+    message = str(info.value)
+    assert "GET /missing should answer 200, but it answered 404" in message
+    assert "nothing here" in message
+    assert "Hint: look at the route" in message
+
+
+async def test_app_exception_becomes_500_with_the_exception_in_the_message():
+    async with app_client(small_app()) as client:
+        r = await client.get("/todo")
+    assert r.status_code == 500
+    with pytest.raises(CheckFailed, match="NotImplementedError: this exercise is not done yet"):
+        expect_status(r, 200)
+
+
+async def test_hanging_endpoint_fails_within_the_timeout():
+    start = time.monotonic()
+    async with app_client(small_app(), timeout=0.3) as client:
+        with pytest.raises(CheckFailed, match="GET /slow got no answer within 0.3 s"):
+            await client.get("/slow")
+    assert time.monotonic() - start < 3
+
+
+async def test_validation_error_is_a_422():
+    async with app_client(small_app()) as client:
+        r = await client.get("/greet", params={"name": ""})
+    expect_status(r, 422)
+
+
+async def test_bare_asgi_app_without_lifespan():
+    async def bare(scope, receive, send):
+        assert scope["type"] == "http"
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"raw"})
+
+    async with app_client(bare, lifespan=False) as client:
+        r = await client.get("/anything")
+    assert r.text == "raw"
+
+
+async def test_expect_json_and_keys_report_differences():
+    async with app_client(small_app()) as client:
+        r = await client.get("/greet", params={"name": "Bo"})
+    with pytest.raises(CheckFailed, match="expected: {\"message\": \"hi\"}"):
+        expect_json(r, {"message": "hi"})
+    with pytest.raises(CheckFailed, match=r"missing: \['status'\]"):
+        expect_keys(r, {"message", "status"})
+    assert expect_keys(r, ["message"]) == {"message": "hello, Bo"}
+
+
+async def test_within_names_what_hung():
+    with pytest.raises(CheckFailed, match="waiting for the moon"):
+        await within(asyncio.sleep(5), 0.05, "the moon")
+    assert await within(asyncio.sleep(0, result=7), 1, "a number") == 7
+
+
+def test_expect_passes_and_fails():
+    expect(True, "never shown")
+    with pytest.raises(CheckFailed, match="shown"):
+        expect(False, "shown", hint="h")
+
+
+# -- WebSocket ---------------------------------------------------------------------------
+async def test_websocket_round_trip_and_close():
+    async with app_client(small_app()) as client:
+        async with websocket(client, "/ws", timeout=1) as ws:
+            await ws.send_json({"type": "ping"})
+            assert await ws.receive_json() == {"echo": {"type": "ping"}}
+            await ws.send_json({"type": "bye"})
+            assert await ws.expect_close(1000) == 1000
+
+
+async def test_websocket_receive_times_out_readably():
+    async with app_client(small_app()) as client:
+        async with websocket(client, "/ws", timeout=0.2) as ws:
+            with pytest.raises(CheckFailed, match="No message arrived on WebSocket /ws within 0.2 s"):
+                await ws.receive_json()
+
+
+async def test_websocket_refused_before_accept_reports_close_code():
+    async with app_client(small_app()) as client:
+        with pytest.raises(WebSocketDisconnect) as info:
+            async with websocket(client, "/private"):
+                pass
+    assert info.value.code == 1008
+
+
+# -- real server -----------------------------------------------------------------------
+def streaming_app(llm: FakeLLM) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/tokens")
+    async def tokens(prompt: str):
+        async def events():
+            async for token in llm.astream(prompt):
+                yield f"data: {json.dumps({'token': token})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok"}
+
+    return app
+
+
+async def test_serve_streams_incrementally_on_a_real_socket():
+    llm = FakeLLM(latency=0.05, token_delay=0.05)
+    prompt = "tell me a joke"
+    expected = llm.tokens_for(prompt)
+    with serve(streaming_app(llm)) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        async with server.client() as client:
+            arrivals, tokens = [], []
+            start = time.monotonic()
+            async with sse_stream(client, "GET", "/tokens", params={"prompt": prompt}) as stream:
+                async for event in stream:
+                    arrivals.append(time.monotonic() - start)
+                    if event.data == "[DONE]":
+                        break
+                    tokens.append(json.loads(event.data)["token"])
+    assert tokens == expected
+    # The first token arrived long before the last one: the body was not buffered.
+    assert arrivals[0] < arrivals[-1] / 2
+
+
+async def test_serve_stops_when_the_block_fails():
+    app = streaming_app(FakeLLM())
+    with pytest.raises(ZeroDivisionError):
+        with serve(app) as server:
+            url = server.url
+            1 / 0
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as client:
+            await client.get(url + "/health", timeout=2)
+
+
+async def test_client_disconnect_cancels_generation_on_real_server():
+    llm = FakeLLM(token_delay=0.05)
+    with serve(streaming_app(llm)) as server:
+        async with server.client() as client:
+            async with sse_stream(client, "GET", "/tokens", params={"prompt": "tell me a joke"}) as stream:
+                await anext(stream)
+        deadline = time.monotonic() + 3
+        while llm.cancelled == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    assert llm.cancelled == 1 and llm.completed == 0
+
+
+async def test_read_sse_in_process_and_non_stream_is_reported():
+    llm = FakeLLM()
+    async with app_client(streaming_app(llm)) as client:
+        events = await read_sse(client, "GET", "/tokens", params={"prompt": "hi there"})
+        assert events[-1].data == "[DONE]"
+        assert "".join(json.loads(e.data)["token"] for e in events[:-1]) == llm.reply_for("hi there")
+        with pytest.raises(CheckFailed, match="not an event stream"):
+            await read_sse(client, "GET", "/health")
+
+
+def test_serve_reports_a_failing_lifespan():
+    @asynccontextmanager
+    async def broken(app):
+        raise RuntimeError("model file missing")
+        yield
+
+    with pytest.raises(RuntimeError, match="stopped during start-up"):
+        with serve(FastAPI(lifespan=broken)):
+            pass
+
+
+# -- fake LLM ----------------------------------------------------------------------------
+async def test_fake_llm_is_deterministic_and_matches_rules():
+    llm = FakeLLM()
+    assert "30 days" in llm.reply_for("I want a REFUND please")
+    assert llm.reply_for("something else entirely") == FakeLLM().reply_for("something else entirely")
+    reply = await llm.complete("I want a refund")
+    assert reply == llm.reply_for("I want a refund")
+    assert "".join(llm.tokens_for("x y z")) == llm.reply_for("x y z")
+    assert coursekit.count_tokens("Hello, world!") == 4
+
+
+async def test_fake_llm_counts_peak_concurrency():
+    llm = FakeLLM(latency=0.05)
+    await asyncio.gather(*(llm.complete(f"q{i}") for i in range(5)))
+    assert (llm.calls, llm.peak_active, llm.active, llm.completed) == (5, 5, 0, 5)
+    llm.reset()
+    for i in range(3):
+        await llm.complete(f"q{i}")
+    assert (llm.calls, llm.peak_active) == (3, 1)
+
+
+async def test_fake_llm_failure_injection():
+    llm = FakeLLM()
+    llm.fail_next("rate_limit")
+    with pytest.raises(RateLimitError) as info:
+        await llm.complete("hi")
+    assert info.value.retry_after > 0
+    llm.fail_next("timeout")
+    with pytest.raises(UpstreamTimeout):
+        await llm.complete("hi")
+    assert await llm.complete("hi there") == llm.reply_for("hi there")
+    assert (llm.failed, llm.completed) == (2, 1)
+
+    llm.fail_next("rate_limit", after_tokens=2)
+    received = []
+    with pytest.raises(RateLimitError):
+        async for token in llm.astream("hello"):
+            received.append(token)
+    assert received == llm.tokens_for("hello")[:2]
+
+    llm.fail_next("hang")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(llm.complete("hi"), 0.05)
+    assert llm.cancelled == 1 and llm.active == 0
+    with pytest.raises(ValueError):
+        llm.fail_next("nonsense")  # type: ignore[arg-type]
+
+
+async def test_fake_llm_stream_closed_early_counts_as_cancelled():
+    llm = FakeLLM()
+    stream = llm.astream("tell me a joke")
+    await anext(stream)
+    await stream.aclose()
+    assert (llm.cancelled, llm.active, llm.tokens_streamed) == (1, 0, 1)
+    assert llm.stats()["cancelled"] == 1
