@@ -1,0 +1,17 @@
+"""Shared pytest set-up: keep each notebook's nbval cells on one xdist worker, in order."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # for fixture_course
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
+            # nbval runs a notebook cell by cell in one kernel: the cells must stay together.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

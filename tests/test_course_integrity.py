@@ -1,0 +1,58 @@
+"""Fast checks of the course's structure: pinned dependencies, lint, mutant coverage, commands."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from coursekit.grading import deps
+from coursekit.grading.course import REPO, Course
+from coursekit.grading.lint import lint_outputs, lint_source
+from coursekit.grading.mutants import load_mutants
+from coursekit.grading.soundness import check_mutant_coverage
+
+COURSE = Course()
+ASSIGNMENTS = COURSE.assignments()
+
+
+def test_there_are_assignments():
+    assert ASSIGNMENTS, "no notebooks found in solutions/"
+
+
+def test_direct_dependencies_are_pinned_in_the_lock():
+    lock = deps.lock_pins()
+    for name, version in deps.direct_pins().items():
+        assert lock.get(name) == version, f"pyproject.toml pins {name}=={version}, requirements.lock has {lock.get(name)}"
+
+
+def test_environment_yml_installs_exactly_the_lock():
+    text = deps.ENVIRONMENT.read_text()
+    assert deps.environment_pins(text) == deps.lock_pins(), "environment.yml and requirements.lock disagree: run `make lock`"
+    assert text == deps.render_environment(deps.lock_pins()), "environment.yml is not what `make lock` writes"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    assert "make test" in readme and "make lab" in readme
+    assert re.search(r"^exec make test$", (REPO / ".ci" / "run").read_text(), re.M)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebook_lint(assignment):
+    problems = lint_source(COURSE.source_notebook(assignment))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_notebook_has_no_outputs(assignment):
+    path = COURSE.release_notebook(assignment)
+    assert path.exists(), f"{path} is missing: run `make release`"
+    problems = lint_outputs(path)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_exercise_has_two_mutants_that_apply(assignment):
+    problems = check_mutant_coverage(COURSE, assignment, load_mutants(COURSE, assignment))
+    assert not problems, "\n".join(problems)
