@@ -133,6 +133,7 @@ async def test_expect_status_failure_names_request_status_and_body():
         expect_status(r, 200, hint="look at the route")
     message = str(info.value)
     assert "GET /missing should answer 200, but it answered 404" in message
+    assert "response: 404 Not Found" in message
     assert "nothing here" in message
     assert "Hint: look at the route" in message
 
@@ -356,3 +357,13 @@ async def test_fake_llm_stream_closed_early_counts_as_cancelled():
     await stream.aclose()
     assert (llm.cancelled, llm.active, llm.tokens_streamed) == (1, 0, 1)
     assert llm.stats()["cancelled"] == 1
+
+
+async def test_a_failed_check_inside_the_client_block_is_not_wrapped_in_a_group():
+    with pytest.raises(CheckFailed, match="should answer 200, but it answered 404"):
+        async with app_client(small_app()) as client:
+            expect_status(await client.get("/missing"), 200)
+    with pytest.raises(CheckFailed, match="No message arrived"):
+        async with app_client(small_app()) as client:
+            async with websocket(client, "/ws", timeout=0.1) as ws:
+                await ws.receive_json()

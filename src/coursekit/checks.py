@@ -42,9 +42,11 @@ def _body_preview(response: httpx.Response) -> str:
 def describe(response: httpx.Response) -> str:
     """One paragraph about a response: request line, status, body, and any app error."""
     request = response.request
-    path = request.url.raw_path.decode()
-    lines = [f"{request.method} {path} answered {response.status_code} {response.reason_phrase}".rstrip()]
-    lines.append(f"  body: {_body_preview(response)}")
+    lines = [
+        f"  request:  {request.method} {request.url.raw_path.decode()}",
+        f"  response: {response.status_code} {response.reason_phrase}".rstrip(),
+        f"  body:     {_body_preview(response)}",
+    ]
     error = getattr(response, "app_error", None)
     if error is not None:
         if isinstance(error, NotImplementedError):
@@ -59,6 +61,7 @@ def describe(response: httpx.Response) -> str:
 
 def fail(message: str, response: httpx.Response | None = None, hint: str | None = None) -> None:
     """Raise CheckFailed with the message, the response described, and a hint."""
+    __tracebackhide__ = True  # show the learner's line, not this helper
     parts = [message]
     if response is not None:
         parts.append(describe(response))
@@ -69,12 +72,14 @@ def fail(message: str, response: httpx.Response | None = None, hint: str | None 
 
 def expect(condition: Any, message: str, response: httpx.Response | None = None, hint: str | None = None) -> None:
     """Fail with `message` unless `condition` is true."""
+    __tracebackhide__ = True  # show the learner's line, not this helper
     if not condition:
         fail(message, response, hint)
 
 
 def expect_status(response: httpx.Response, expected: int, hint: str | None = None) -> None:
     """The response's status code must be `expected`."""
+    __tracebackhide__ = True  # show the learner's line, not this helper
     if response.status_code != expected:
         request = response.request
         fail(
@@ -87,6 +92,7 @@ def expect_status(response: httpx.Response, expected: int, hint: str | None = No
 
 def json_body(response: httpx.Response, hint: str | None = None) -> Any:
     """The response body parsed as JSON, or a readable failure if it is not JSON."""
+    __tracebackhide__ = True  # show the learner's line, not this helper
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -95,6 +101,7 @@ def json_body(response: httpx.Response, hint: str | None = None) -> Any:
 
 def expect_json(response: httpx.Response, expected: Any, hint: str | None = None) -> None:
     """The response body must be exactly `expected` (compared as parsed JSON)."""
+    __tracebackhide__ = True  # show the learner's line, not this helper
     body = json_body(response, hint)
     if body != expected:
         fail(
@@ -107,6 +114,7 @@ def expect_json(response: httpx.Response, expected: Any, hint: str | None = None
 
 def expect_keys(response: httpx.Response, keys: set[str] | list[str], hint: str | None = None) -> dict:
     """The JSON body must be an object with exactly these keys; returns the body."""
+    __tracebackhide__ = True  # show the learner's line, not this helper
     body = json_body(response, hint)
     if not isinstance(body, dict):
         fail(f"The JSON body should be an object, got {type(body).__name__}.", response, hint)
@@ -118,6 +126,7 @@ def expect_keys(response: httpx.Response, keys: set[str] | list[str], hint: str 
 
 async def within(awaitable: Awaitable[T], seconds: float, what: str) -> T:
     """Await with a time limit; on timeout fail with a message that says what hung."""
+    __tracebackhide__ = True  # show the learner's line, not this helper
     try:
         return await asyncio.wait_for(awaitable, seconds)
     except TimeoutError:
@@ -132,7 +141,4 @@ def passed(message: str) -> None:
 
 def visible_tests_passed() -> None:
     """Close a test cell's visible part: all shown checks passed, hidden ones count at grading."""
-    print(
-        "\u2714 All visible tests in this cell passed. When your notebook is graded, hidden tests "
-        "check more cases, so make sure your code follows the whole task statement."
-    )
+    print("\u2714 Visible tests passed. Hidden tests also run when your notebook is graded.")

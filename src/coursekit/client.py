@@ -81,6 +81,28 @@ class CourseClient(httpx.AsyncClient):
         return response
 
 
+def _single_error(group: BaseExceptionGroup) -> BaseException | None:
+    """The one exception inside (nested) single-member groups, or None if there are several."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        if len(error.exceptions) != 1:
+            return None
+        error = error.exceptions[0]
+    return error
+
+
+@asynccontextmanager
+async def _plain_errors() -> AsyncIterator[None]:
+    """Re-raise a lone exception that a task group wrapped, so learners see the failed check itself."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error = _single_error(group)
+        if error is None:
+            raise
+        raise error from None
+
+
 @asynccontextmanager
 async def app_client(
     app: Any,
@@ -94,7 +116,7 @@ async def app_client(
 
     Pass lifespan=False for a bare ASGI app that does not speak the lifespan protocol.
     """
-    async with AsyncExitStack() as stack:
+    async with _plain_errors(), AsyncExitStack() as stack:
         target = app
         if lifespan:
             manager = LifespanManager(app, startup_timeout=timeout, shutdown_timeout=timeout)
@@ -176,5 +198,5 @@ async def websocket(
     A server that refuses the connection (closes before accepting) raises
     httpx_ws.WebSocketDisconnect with its close code.
     """
-    async with aconnect_ws(path, client, **kwargs) as ws:
+    async with _plain_errors(), aconnect_ws(path, client, **kwargs) as ws:
         yield WebSocketSession(ws, path, timeout)
