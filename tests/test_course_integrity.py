@@ -56,3 +56,15 @@ def test_release_notebook_has_no_outputs(assignment):
 def test_every_exercise_has_two_mutants_that_apply(assignment):
     problems = check_mutant_coverage(COURSE, assignment, load_mutants(COURSE, assignment))
     assert not problems, "\n".join(problems)
+
+
+def test_jupyterlab_opens_with_the_nbgrader_extension_enabled():
+    import json
+    import sys
+    from pathlib import Path
+
+    prefix = Path(sys.prefix)
+    assert (prefix / "share/jupyter/labextensions/@jupyter/nbgrader/package.json").exists(), "nbgrader's JupyterLab extension is not installed"
+    config = json.loads((prefix / "etc/jupyter/jupyter_server_config.d/nbgrader.json").read_text())
+    enabled = config["ServerApp"]["jpserver_extensions"]
+    assert enabled.get("nbgrader.server_extensions.validate_assignment") is True, enabled
