@@ -2,6 +2,8 @@
 
     course release [ASSIGNMENT ...]   regenerate notebooks/ from solutions/ with nbgrader
     course lint                       metadata lint of every notebook
+    course workspace                  copy new released notebooks into work/ (never overwrites)
+    course progress [NAME ...]        run your notebooks in work/ and show what passes, what is next
     course bench [--suite]            time each solution notebook (and its slowest test
                                       cell) against the budgets; --suite also times `make test`
 """
@@ -16,7 +18,9 @@ from pathlib import Path
 
 from .course import REPO, Course
 from .lint import lint_course
+from .progress import collect, render
 from .soundness import generate_release
+from .workspace import sync_workspace, workspace_dir
 
 NOTEBOOK_BUDGET = 30.0  # seconds for a solution notebook, top to bottom
 TEST_CELL_BUDGET = 3.0  # seconds for one test cell
@@ -27,6 +31,27 @@ def cmd_release(course: Course, assignments: list[str]) -> int:
         generate_release(course, assignment, course.release / assignment)
         print(f"released notebooks/{assignment}")
     return 0
+
+
+def cmd_workspace(course: Course) -> int:
+    for message in sync_workspace(course):
+        print(message)
+    return 0
+
+
+def cmd_progress(course: Course, names: list[str], folder: Path | None, jobs: int) -> int:
+    root = folder or workspace_dir(course)
+    if not root.exists():
+        print(f"{root} does not exist yet: run `make lab` (or `course workspace`) first.")
+        return 2
+    available = sorted(p.parent.name for p in root.glob("*/*.ipynb") if p.stem == p.parent.name)
+    chosen = [n for n in available if not names or any(n.startswith(x) for x in names)]
+    if not chosen:
+        print(f"No notebooks matching {names or 'anything'} in {root} (found: {', '.join(available) or 'none'}).")
+        return 2
+    results = collect([root / n / f"{n}.ipynb" for n in chosen], jobs)
+    print(render(results))
+    return 0 if all(r.complete for r in results) else 1
 
 
 def cmd_lint(course: Course) -> int:
@@ -85,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     release = sub.add_parser("release", help="regenerate notebooks/ from solutions/")
     release.add_argument("assignments", nargs="*")
     sub.add_parser("lint", help="metadata lint")
+    sub.add_parser("workspace", help="copy new released notebooks into work/")
+    progress = sub.add_parser("progress", help="what passes in your notebooks, and what to do next")
+    progress.add_argument("names", nargs="*", help="notebooks to check, e.g. 01 or 01_fastapi_overview (default: all)")
+    progress.add_argument("--dir", type=Path, default=None, help="folder of notebooks (default: work/)")
+    progress.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time")
     bench = sub.add_parser("bench", help="time the solution notebooks")
     bench.add_argument("--suite", action="store_true", help="also time the whole test command")
     args = parser.parse_args(argv)
@@ -93,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_release(course, args.assignments)
     if args.command == "lint":
         return cmd_lint(course)
+    if args.command == "workspace":
+        return cmd_workspace(course)
+    if args.command == "progress":
+        return cmd_progress(course, args.names, args.dir, args.jobs)
     return cmd_bench(course, args.suite)
 
 
