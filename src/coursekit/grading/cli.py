@@ -6,6 +6,12 @@
     course progress [NAME ...]        run your notebooks in work/ and show what passes, what is next
     course bench [--suite]            time each solution notebook (and its slowest test
                                       cell) against the budgets; --suite also times `make test`
+    course grade ASSIGNMENT [--course DIR] [--jobs N]
+                                      grade every submission in DIR/submitted/ (parallel, survives
+                                      hostile notebooks); writes the gradebook, feedback/, grades.csv
+                                      and grading-report.csv
+    course grade-bench [ASSIGNMENT]   time batch grading against plain sequential nbgrader autograde
+                                      on synthetic submissions (solution, stub, every mutant)
 """
 
 from __future__ import annotations
@@ -104,6 +110,31 @@ def cmd_bench(course: Course, suite: bool) -> int:
     return 1 if over else 0
 
 
+def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str | None) -> int:
+    from .batch import grade_batch
+
+    if db is None and (folder / "autograder" / "nbgrader_config.py").exists():
+        db = f"sqlite:///{folder / 'autograder' / 'gradebook.db'}"  # the instructor's gradebook in this repository
+    result = grade_batch(folder, assignment, jobs=jobs, db_url=db, course=course)
+    width = max((len(o.student) for o in result.outcomes), default=7)
+    for o in result.outcomes:
+        review = "  REVIEW: " + "; ".join(o.flags) if o.flags else ""
+        notes = f"  ({'; '.join(o.notes)})" if o.notes else ""
+        print(f"{o.student:{width}}  {o.status:8} {o.score:g}/{result.max_score:g}{review}{notes}")
+    print(f"\n{len(result.outcomes)} submissions graded in {result.seconds:.0f} s with {jobs} workers; "
+          f"see {folder / 'grades.csv'}, {folder / 'grading-report.csv'} and {folder / 'feedback'}/")
+    return 0
+
+
+def cmd_grade_bench(course: Course, assignment: str, jobs: int) -> int:
+    from .batch import grade_benchmark
+
+    sequential, parallel, count = grade_benchmark(course, assignment, jobs)
+    print(f"{count} submissions of {assignment}: plain sequential nbgrader autograde {sequential:.1f} s, "
+          f"course grade with {jobs} workers {parallel:.1f} s: {sequential / parallel:.2f}x the throughput")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     progress.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time")
     bench = sub.add_parser("bench", help="time the solution notebooks")
     bench.add_argument("--suite", action="store_true", help="also time the whole test command")
+    grade = sub.add_parser("grade", help="grade every submission of an assignment")
+    grade.add_argument("assignment")
+    grade.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
+    grade.add_argument("--jobs", type=int, default=2)
+    grade.add_argument("--db", default=None, help="gradebook URL (default: the course's gradebook)")
+    grade_bench = sub.add_parser("grade-bench", help="batch grading vs sequential nbgrader autograde")
+    grade_bench.add_argument("assignment", nargs="?", default="01_fastapi_overview")
+    grade_bench.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     course = Course()
     if args.command == "release":
@@ -127,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_workspace(course)
     if args.command == "progress":
         return cmd_progress(course, args.names, args.dir, args.jobs)
+    if args.command == "grade":
+        return cmd_grade(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.jobs, args.db)
+    if args.command == "grade-bench":
+        return cmd_grade_bench(course, args.assignment, args.jobs)
     return cmd_bench(course, args.suite)
 
 

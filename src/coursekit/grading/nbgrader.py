@@ -32,6 +32,13 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
+def ensure_bin_on_path() -> None:
+    """nbgrader's Gradebook runs `alembic` as a subprocess: put this Python's bin/ on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 @dataclass
 class CellResult:
     score: float
@@ -93,6 +100,7 @@ class Scratch:
     def scores(self) -> dict[str, dict[str, CellResult]]:
         from nbgrader.api import Gradebook
 
+        ensure_bin_on_path()
         results: dict[str, dict[str, CellResult]] = {}
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
             for submission in gb.assignment_submissions(self.assignment):

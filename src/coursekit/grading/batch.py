@@ -1,0 +1,419 @@
+"""Batch grading: every submission of an assignment through real nbgrader, in parallel,
+surviving broken and hostile submissions.
+
+    course grade 01_fastapi_overview --course /path/to/course --jobs 2
+
+The course folder is an nbgrader course (`solutions/` source, `notebooks/` release,
+`submitted/<student>/<assignment>/`). The pipeline:
+
+1. Preflight, per submission (cheap, in this process): the notebook is found (a wrongly
+   named one is renamed and flagged), parsed (invalid JSON is an outcome, not a crash),
+   compared with the source (deleted, duplicated or retyped graded cells are reported;
+   nbgrader restores them), and scanned for code that patches the toolkit, builtins or
+   sys.modules (flagged for review: tests run in the learner's kernel and cannot defend
+   themselves against it).
+2. Autograde, in parallel: each worker is a scratch nbgrader course with its own
+   gradebook, and grades a shard of students in one `nbgrader autograde` call. If that
+   call fails or overruns, its students are graded again one at a time, so one
+   submission that kills or hangs nbgrader costs only itself.
+3. Merge, serially: scores are written into the course's gradebook through nbgrader's
+   API (one transaction per student), autograded notebooks are copied, and each student
+   gets a feedback page that shows every exercise's outcome and failure message but not
+   the (hidden) test code. grades.csv and grading-report.csv summarise the batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course import Course
+from .lint import exercises, is_test_cell, nbgrader_meta
+from .nbgrader import CellResult, _cell_errors, ensure_bin_on_path, nbgrader_env
+
+TAMPER_PATTERNS = [
+    (re.compile(r"\bcoursekit(\.\w+)*\.\w+\s*=[^=]"), "assigns to the coursekit toolkit"),
+    (re.compile(r"setattr\(\s*coursekit"), "patches the coursekit toolkit"),
+    (re.compile(r"\bbuiltins\b|__builtins__"), "touches builtins"),
+    (re.compile(r"\bsys\.modules\b"), "touches sys.modules"),
+    (re.compile(r"^\s*(expect\w*|fail|passed|visible_tests_passed|within|app_client|CheckFailed)\s*=[^=]", re.M),
+     "rebinds a test helper"),
+    (re.compile(r"^\s*def\s+(expect\w*|fail|within|app_client)\s*\(", re.M), "redefines a test helper"),
+    (re.compile(r"\b(ctypes|gc\.get_referents|sys\.settrace|sys\.setprofile)\b"), "uses interpreter internals"),
+]
+
+
+@dataclass
+class Outcome:
+    student: str
+    status: str = "graded"  # graded | missing | invalid | failed
+    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # reasons to review by hand
+    cells: dict[str, CellResult] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.cells.values())
+
+
+# -- 1. preflight ----------------------------------------------------------------------
+def preflight(course_dir: Path, course: Course, assignment: str, student: str) -> tuple[Outcome, nbformat.NotebookNode | None]:
+    outcome = Outcome(student)
+    folder = course_dir / "submitted" / student / assignment
+    expected = folder / f"{assignment}.ipynb"
+    if not expected.exists():
+        others = sorted(folder.glob("*.ipynb")) if folder.exists() else []
+        if len(others) != 1:
+            outcome.status = "missing"
+            outcome.notes.append(f"no {assignment}.ipynb in the submission" + (f" (found {', '.join(p.name for p in others)})" if others else ""))
+            return outcome, None
+        outcome.notes.append(f"the notebook was named {others[0].name}; graded as {expected.name}")
+        outcome.flags.append("wrongly named notebook")
+        expected = others[0]
+    try:
+        nb = nbformat.read(str(expected), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is an outcome
+        outcome.status = "invalid"
+        outcome.notes.append(f"not a valid notebook: {str(exc).splitlines()[0][:200]}")
+        return outcome, None
+    source = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    source_cells = {nbgrader_meta(c)["grade_id"]: c for c in source.cells if nbgrader_meta(c).get("grade_id")}
+    # What the learner was given: test cells without their hidden part.
+    released = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    released_cells = {nbgrader_meta(c)["grade_id"]: c for c in released.cells if nbgrader_meta(c).get("grade_id")}
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id:
+            seen[grade_id] = seen.get(grade_id, 0) + 1
+            original = source_cells.get(grade_id)
+            if original is not None and original.cell_type != cell.cell_type:
+                outcome.notes.append(f"cell {grade_id} was changed from {original.cell_type} to {cell.cell_type}; restored")
+            given = released_cells.get(grade_id)
+            if given is not None and is_test_cell(given) and cell.source != given.source:
+                outcome.notes.append(f"test cell {grade_id} was edited; the original was restored")
+    for grade_id in source_cells:
+        if grade_id not in seen:
+            outcome.notes.append(f"cell {grade_id} was deleted; restored for grading")
+    for grade_id, count in seen.items():
+        if count > 1:
+            # nbgrader stops on duplicate grade ids (jupyter/nbgrader#1083): keep the last copy graded,
+            # and let the earlier copies run as plain cells, so no code is lost.
+            copies = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id]
+            for cell in copies[:-1]:
+                del cell.metadata["nbgrader"]
+            outcome.notes.append(f"cell {grade_id} appears {count} times; the last copy was graded")
+    extra = sum(1 for c in nb.cells if not nbgrader_meta(c).get("grade_id")) - sum(1 for c in source.cells if not nbgrader_meta(c).get("grade_id"))
+    if extra > 0:
+        outcome.notes.append(f"{extra} extra cell(s) added")
+    for cell in nb.cells:
+        if cell.cell_type != "code" or nbgrader_meta(cell).get("locked"):
+            continue
+        for pattern, reason in TAMPER_PATTERNS:
+            match = pattern.search(cell.source)
+            if match:
+                line = cell.source[: match.start()].count("\n") + 1
+                flag = f"{reason} (line {line}: {cell.source.splitlines()[line - 1].strip()[:80]!r})"
+                if flag not in outcome.flags:
+                    outcome.flags.append(flag)
+    return outcome, nb
+
+
+# -- 2. autograde in scratch courses ------------------------------------------------------
+def run_in_own_group(command: list[str], cwd: Path, timeout: float) -> tuple[bool, str]:
+    """Run a command in its own process group; on timeout kill the whole group (kernels included)."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(command, cwd=cwd, env=nbgrader_env(), stdout=out, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return False, f"stopped after running past {timeout:g} s"
+        finally:
+            try:  # kernels that outlive nbgrader (a hostile notebook may fork) go too
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        out.seek(0)
+        return code == 0, out.read()[-4000:]
+
+
+class Worker:
+    """A scratch nbgrader course (own gradebook) that grades shards of submissions."""
+
+    def __init__(self, course: Course, assignment: str, template: Path, cell_timeout: int | None) -> None:
+        self.assignment = assignment
+        self.root = Path(tempfile.mkdtemp(prefix="course-grade-"))
+        shutil.copytree(template, self.root, dirs_exist_ok=True)
+        if cell_timeout is not None:
+            with open(self.root / "nbgrader_config.py", "a") as f:
+                f.write(f"c.Execute.timeout = {cell_timeout}\n")
+
+    def grade(self, submissions: dict[str, nbformat.NotebookNode], timeout: float) -> tuple[bool, str]:
+        """Autograde the shard in one nbgrader call; (finished cleanly, log tail)."""
+        submitted = self.root / "submitted"
+        shutil.rmtree(submitted, ignore_errors=True)
+        for student, nb in submissions.items():
+            folder = submitted / student / self.assignment
+            folder.mkdir(parents=True)
+            nbformat.write(nb, str(folder / f"{self.assignment}.ipynb"))
+        return run_in_own_group([sys.executable, "-m", "nbgrader", "autograde", self.assignment, "--force"], self.root, timeout)
+
+    def results(self, student: str) -> tuple[dict[str, CellResult], Path | None]:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        graded = self.root / "autograded" / student / self.assignment / f"{self.assignment}.ipynb"
+        cells: dict[str, CellResult] = {}
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
+            try:
+                submission = gb.find_submission(self.assignment, student)
+            except MissingEntry:
+                return {}, None
+            if not graded.exists():
+                return {}, None
+            errors = _cell_errors(graded)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    cells[grade.name] = CellResult(float(grade.score or 0), float(grade.max_score), errors.get(grade.name, ""))
+        return cells, graded
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _template(course: Course, assignment: str) -> Path:
+    """A scratch course with the assignment generated (gradebook included), copied by each worker."""
+    root = Path(tempfile.mkdtemp(prefix="course-grade-template-"))
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(course.nbgrader_config)!r})\n"
+        "import os\n"
+        "c.CourseDirectory.root = os.getcwd()\n"
+        "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(os.getcwd(), 'gradebook.db')\n"
+    )
+    shutil.copytree(course.solutions / assignment, root / "solutions" / assignment)
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
+                          cwd=root, env=nbgrader_env(), capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return root
+
+
+# -- 3. merge, feedback and reports ----------------------------------------------------------
+def _merge_into_gradebook(db_url: str, assignment: str, outcome: Outcome) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(outcome.student)
+        gb.update_or_create_submission(assignment, outcome.student)
+        for grade_id, result in outcome.cells.items():
+            grade = gb.find_grade(grade_id, assignment, assignment, outcome.student)
+            grade.auto_score = result.score
+        gb.db.commit()
+
+
+def _feedback_page(assignment: str, outcome: Outcome, pairs: list[tuple[str, str, float]]) -> str:
+    rows = []
+    for number, (_, test_id, points) in enumerate(pairs, start=1):
+        result = outcome.cells.get(test_id)
+        score = result.score if result else 0.0
+        if result is None:
+            message = "not graded: " + (outcome.notes[0] if outcome.notes else "the submission could not be run")
+        elif score >= points:
+            message = "passed every test, visible and hidden"
+        else:
+            message = result.error or "failed"
+        rows.append(
+            f"<tr class={'ok' if score >= points else 'ko'}><td>Exercise {number}</td><td>{html.escape(test_id)}</td>"
+            f"<td>{score:g} / {points:g}</td><td><pre>{html.escape(message)}</pre></td></tr>"
+        )
+    total = sum(p for _, _, p in pairs)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in outcome.notes)
+    return (
+        "<!doctype html><meta charset=utf-8>"
+        f"<title>{html.escape(assignment)}: feedback for {html.escape(outcome.student)}</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td{padding:.3em .6em;vertical-align:top}"
+        "tr.ok td:nth-child(3){color:#17702a}tr.ko td:nth-child(3){color:#a11}pre{white-space:pre-wrap;margin:0}</style>"
+        f"<h1>{html.escape(assignment)}</h1><p>Student: {html.escape(outcome.student)}. "
+        f"Score: <b>{outcome.score:g} / {total:g}</b>.</p>"
+        "<table><tr><th>exercise</th><th>test cell</th><th>points</th><th>what happened</th></tr>"
+        + "".join(rows) + "</table>"
+        + (f"<h2>Notes on your submission</h2><ul>{notes}</ul>" if notes else "")
+        + "<p>Hidden tests are not shown; the message says what they checked and what came back.</p>"
+    )
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome]
+    seconds: float
+    max_score: float
+
+
+def grade_batch(
+    course_dir: Path,
+    assignment: str,
+    *,
+    jobs: int = 2,
+    cell_timeout: int | None = None,
+    shard_timeout: float = 1800,
+    student_timeout: float = 600,
+    db_url: str | None = None,
+    course: Course | None = None,
+) -> BatchResult:
+    """Grade every submission of `assignment` in `course_dir`; write gradebook, feedback and CSVs."""
+    start = time.perf_counter()
+    ensure_bin_on_path()
+    course = course or Course(course_dir)
+    db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
+    pairs = exercises(course.source_notebook(assignment))
+    students = sorted(p.name for p in (course_dir / "submitted").iterdir() if p.is_dir()) if (course_dir / "submitted").exists() else []
+    outcomes: dict[str, Outcome] = {}
+    runnable: dict[str, nbformat.NotebookNode] = {}
+    for student in students:
+        outcome, nb = preflight(course_dir, course, assignment, student)
+        outcomes[student] = outcome
+        if nb is not None:
+            runnable[student] = nb
+
+    template = _template(course, assignment)
+    try:
+        _ensure_assignment_in_gradebook(template, db_url, assignment)
+        names = sorted(runnable)
+        shards = [names[i::jobs] for i in range(jobs) if names[i::jobs]]
+
+        def run_shard(shard: list[str]) -> None:
+            worker = Worker(course, assignment, template, cell_timeout)
+            try:
+                clean, log = worker.grade({s: runnable[s] for s in shard}, shard_timeout)
+                logs = dict.fromkeys(shard, log)
+                if not clean and len(shard) > 1:
+                    # One submission broke the shared run: grade the ones left without results alone.
+                    for student in shard:
+                        if not worker.results(student)[0]:
+                            logs[student] = worker.grade({student: runnable[student]}, student_timeout)[1]
+                for student in shard:
+                    _collect(worker, outcomes[student], course_dir, assignment, logs[student])
+            finally:
+                worker.close()
+
+        with ThreadPoolExecutor(max_workers=max(1, len(shards))) as pool:
+            list(pool.map(run_shard, shards))
+    finally:
+        shutil.rmtree(template, ignore_errors=True)
+
+    for student in students:  # serial: one writer for the gradebook
+        outcome = outcomes[student]
+        if outcome.cells:
+            _merge_into_gradebook(db_url, assignment, outcome)
+        feedback = course_dir / "feedback" / student / assignment
+        feedback.mkdir(parents=True, exist_ok=True)
+        (feedback / f"{assignment}.html").write_text(_feedback_page(assignment, outcome, pairs), encoding="utf-8")
+    result = BatchResult([outcomes[s] for s in students], time.perf_counter() - start, sum(p for _, _, p in pairs))
+    _write_reports(course_dir, assignment, result, pairs)
+    return result
+
+
+def _collect(worker: Worker, outcome: Outcome, course_dir: Path, assignment: str, log: str) -> None:
+    cells, graded = worker.results(outcome.student)
+    if not cells:
+        outcome.status = "failed"
+        reason = "the kernel died" if "Dead" in log or "died" in log else "nbgrader could not grade it"
+        outcome.notes.append(f"{reason}; graded 0 (see the grading log)")
+        outcome.flags.append("could not be graded")
+        return
+    outcome.cells = cells
+    target = course_dir / "autograded" / outcome.student / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(graded, target / f"{assignment}.ipynb")
+    timeouts = [g for g, c in cells.items() if "CellTimeoutError" in c.error or "Timeout" in c.error]
+    if timeouts:
+        outcome.notes.append(f"cells stopped for running too long: {', '.join(timeouts)}")
+
+
+def _ensure_assignment_in_gradebook(template: Path, db_url: str, assignment: str) -> None:
+    """Create the assignment (with its graded cells) in the course gradebook if it is not there."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    with Gradebook(f"sqlite:///{template / 'gradebook.db'}") as source, Gradebook(db_url) as target:
+        origin = source.find_assignment(assignment)
+        target.update_or_create_assignment(assignment)
+        for notebook in origin.notebooks:
+            target.update_or_create_notebook(notebook.name, assignment)
+            for cell in notebook.grade_cells:
+                target.update_or_create_grade_cell(cell.name, notebook.name, assignment, max_score=cell.max_score,
+                                                   cell_type=cell.cell_type)
+            for cell in notebook.solution_cells:
+                target.update_or_create_solution_cell(cell.name, notebook.name, assignment)
+            for cell in notebook.source_cells:
+                target.update_or_create_source_cell(cell.name, notebook.name, assignment, cell_type=cell.cell_type,
+                                                    locked=cell.locked, source=cell.source, checksum=cell.checksum)
+
+
+def _write_reports(course_dir: Path, assignment: str, result: BatchResult, pairs: list[tuple[str, str, float]]) -> None:
+    with open(course_dir / "grades.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "assignment", "score", "max_score", *[t for _, t, _ in pairs]])
+        for o in result.outcomes:
+            writer.writerow([o.student, assignment, f"{o.score:g}", f"{result.max_score:g}",
+                             *[f"{o.cells[t].score:g}" if t in o.cells else "0" for _, t, _ in pairs]])
+    with open(course_dir / "grading-report.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "status", "score", "review", "flags", "notes"])
+        for o in result.outcomes:
+            writer.writerow([o.student, o.status, f"{o.score:g}", "yes" if o.flags else "", "; ".join(o.flags), "; ".join(o.notes)])
+
+
+def grade_benchmark(course: Course, assignment: str, jobs: int = 2) -> tuple[float, float, int]:
+    """Seconds for plain sequential `nbgrader autograde` and for grade_batch, on the same submissions.
+
+    The submissions are the solution, the released stub and every mutant (at least 20 in all,
+    padded with copies of the solution).
+    """
+    from .mutants import load_mutants
+
+    solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    stub = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    submissions = {"solution": solution, "stub": stub} | {m.student: m.apply(solution) for m in load_mutants(course, assignment)}
+    for i in range(max(0, 20 - len(submissions))):
+        submissions[f"solution-copy-{i + 1}"] = solution
+    with tempfile.TemporaryDirectory(prefix="course-grade-bench-") as tmp:
+        folder = Path(tmp) / "course"
+        for student, nb in submissions.items():
+            target = folder / "submitted" / student / assignment
+            target.mkdir(parents=True)
+            nbformat.write(nb, str(target / f"{assignment}.ipynb"))
+        # Plain nbgrader: generate once, then one sequential autograde of everyone.
+        template = _template(course, assignment)
+        try:
+            shutil.copytree(folder / "submitted", template / "submitted")
+            start = time.perf_counter()
+            run_in_own_group([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"], template, 3600)
+            sequential = time.perf_counter() - start
+        finally:
+            shutil.rmtree(template, ignore_errors=True)
+        start = time.perf_counter()
+        grade_batch(folder, assignment, jobs=jobs, course=course)
+        parallel = time.perf_counter() - start
+    return sequential, parallel, len(submissions)

@@ -1,0 +1,99 @@
+"""Batch grading survives broken and hostile submissions and gives each a clear outcome."""
+
+from __future__ import annotations
+
+import csv
+
+import nbformat
+import pytest
+
+from coursekit.grading.batch import grade_batch
+from fixture_course import ASSIGNMENT, make_course
+from hostile_submissions import build
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch") / "course"
+    course = make_course(root)
+    solution = nbformat.read(str(course.source_notebook(ASSIGNMENT)), as_version=4)
+    release = nbformat.read(str(course.release_notebook(ASSIGNMENT)), as_version=4)
+    kinds = build(root / "submitted", ASSIGNMENT, solution, release)
+    result = grade_batch(root, ASSIGNMENT, jobs=2, cell_timeout=3, shard_timeout=300, student_timeout=120, course=course)
+    return root, kinds, {o.student: o for o in result.outcomes}
+
+
+def test_every_submission_gets_an_outcome(graded):
+    root, kinds, outcomes = graded
+    assert set(outcomes) == set(kinds)
+    report = {row["student"]: row for row in csv.DictReader(open(root / "grading-report.csv"))}
+    assert set(report) == set(kinds)
+
+
+def scores(outcome):
+    return {g: c.score for g, c in outcome.cells.items()}
+
+
+def test_good_and_stub_are_graded_normally(graded):
+    _, _, outcomes = graded
+    for student in ("good-1", "good-2", "extra-cells", "deleted-test-cell", "wrongly-named", "duplicate-cells", "huge-output"):
+        assert scores(outcomes[student]) == {"double-tests": 1, "greet-tests": 2}, (student, outcomes[student])
+    assert scores(outcomes["stub"]) == {"double-tests": 0, "greet-tests": 0}
+
+
+def test_broken_answers_cost_only_their_exercise(graded):
+    _, _, outcomes = graded
+    for student in ("endless-loop", "sys-exit", "edited-test-cell"):
+        assert scores(outcomes[student]) == {"double-tests": 0, "greet-tests": 2}, (student, outcomes[student])
+    assert "double-tests" in " ".join(outcomes["endless-loop"].notes)
+
+
+def test_unreadable_and_missing_submissions_score_zero_with_a_reason(graded):
+    _, _, outcomes = graded
+    assert outcomes["invalid-json"].status == "invalid" and outcomes["invalid-json"].score == 0
+    assert outcomes["missing"].status == "missing" and outcomes["missing"].score == 0
+    assert outcomes["kernel-killed"].score <= 2
+    assert outcomes["kernel-killed"].flags or outcomes["kernel-killed"].cells
+
+
+def test_structural_changes_are_reported(graded):
+    _, _, outcomes = graded
+    assert any("deleted" in n for n in outcomes["deleted-test-cell"].notes)
+    assert any("test cell double-tests was edited" in n for n in outcomes["edited-test-cell"].notes)
+    assert any("changed from code to markdown" in n for n in outcomes["changed-cell-type"].notes)
+    assert any("appears 2 times" in n for n in outcomes["duplicate-cells"].notes)
+    assert not any("edited" in n for n in outcomes["stub"].notes)
+    assert any("named homework.ipynb" in n for n in outcomes["wrongly-named"].notes)
+
+
+def test_tampering_is_flagged_for_review(graded):
+    root, _, outcomes = graded
+    assert any("coursekit" in f for f in outcomes["tamper-toolkit"].flags)
+    assert any("builtins" in f for f in outcomes["tamper-builtins"].flags)
+    assert any("sys.modules" in f for f in outcomes["tamper-sys-modules"].flags)
+    assert not outcomes["good-1"].flags
+    report = {row["student"]: row for row in csv.DictReader(open(root / "grading-report.csv"))}
+    assert report["tamper-toolkit"]["review"] == "yes" and report["good-1"]["review"] == ""
+
+
+def test_gradebook_and_grades_csv_agree(graded):
+    from nbgrader.api import Gradebook
+
+    root, _, outcomes = graded
+    rows = {row["student"]: row for row in csv.DictReader(open(root / "grades.csv"))}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student, outcome in outcomes.items():
+            assert float(rows[student]["score"]) == outcome.score
+            if outcome.cells:
+                assert gb.find_submission(ASSIGNMENT, student).score == outcome.score
+
+
+def test_feedback_shows_outcomes_but_not_hidden_tests(graded):
+    root, _, _ = graded
+    page = (root / "feedback" / "edited-test-cell" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    # The wrong double(x) = x + 2 passes the visible check (2 + 2 == 4) and fails a hidden one:
+    # the page gives the hidden check's message, never its code.
+    assert "0 / 1" in page and "double(-3) should be -6" in page
+    assert "expect(double(-3)" not in page and "BEGIN HIDDEN TESTS" not in page
+    page = (root / "feedback" / "good-1" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "3 / 3" in page
