@@ -84,8 +84,7 @@ def test_gradebook_and_grades_csv_agree(graded):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         for student, outcome in outcomes.items():
             assert float(rows[student]["score"]) == outcome.score
-            if outcome.cells:
-                assert gb.find_submission(ASSIGNMENT, student).score == outcome.score
+            assert gb.find_submission(ASSIGNMENT, student).score == outcome.score
 
 
 def test_feedback_shows_outcomes_but_not_hidden_tests(graded):
@@ -97,3 +96,17 @@ def test_feedback_shows_outcomes_but_not_hidden_tests(graded):
     assert "expect(double(-3)" not in page and "BEGIN HIDDEN TESTS" not in page
     page = (root / "feedback" / "good-1" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert "3 / 3" in page
+
+
+def test_class_report_shows_pass_rates_and_the_distribution(graded):
+    from coursekit.grading.report import write_report
+
+    root, _, outcomes = graded
+    course_source = root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    csv_path, png_path, table = write_report(f"sqlite:///{root / 'gradebook.db'}", ASSIGNMENT, course_source, root / "reports")
+    rows = {row["test_cell"]: row for row in csv.DictReader(open(csv_path))}
+    expected = sum("greet-tests" in o.cells and o.cells["greet-tests"].score >= 2 for o in outcomes.values()) / len(outcomes)
+    assert float(rows["greet-tests"]["pass_rate"]) == pytest.approx(expected, abs=0.01)
+    assert float(rows["double-tests"]["pass_rate"]) < float(rows["greet-tests"]["pass_rate"])
+    assert table.splitlines()[1].split()[2] == "double-tests"  # hardest first
+    assert png_path.stat().st_size > 10_000

@@ -221,9 +221,11 @@ def _merge_into_gradebook(db_url: str, assignment: str, outcome: Outcome) -> Non
     with Gradebook(db_url) as gb:
         gb.update_or_create_student(outcome.student)
         gb.update_or_create_submission(assignment, outcome.student)
-        for grade_id, result in outcome.cells.items():
-            grade = gb.find_grade(grade_id, assignment, assignment, outcome.student)
-            grade.auto_score = result.score
+        submission = gb.find_submission_notebook(assignment, assignment, outcome.student)
+        for grade in submission.grades:  # a submission that could not be run scores 0 everywhere
+            result = outcome.cells.get(grade.name)
+            grade.auto_score = result.score if result else 0.0
+            grade.needs_manual_grade = False
         gb.db.commit()
 
 
@@ -319,8 +321,7 @@ def grade_batch(
 
     for student in students:  # serial: one writer for the gradebook
         outcome = outcomes[student]
-        if outcome.cells:
-            _merge_into_gradebook(db_url, assignment, outcome)
+        _merge_into_gradebook(db_url, assignment, outcome)
         feedback = course_dir / "feedback" / student / assignment
         feedback.mkdir(parents=True, exist_ok=True)
         (feedback / f"{assignment}.html").write_text(_feedback_page(assignment, outcome, pairs), encoding="utf-8")

@@ -10,6 +10,9 @@
                                       grade every submission in DIR/submitted/ (parallel, survives
                                       hostile notebooks); writes the gradebook, feedback/, grades.csv
                                       and grading-report.csv
+    course report ASSIGNMENT [--course DIR]
+                                      class report from the gradebook: pass rate per exercise,
+                                      score distribution (reports/ASSIGNMENT/class-report.csv, .png)
     course grade-bench [ASSIGNMENT]   time batch grading against plain sequential nbgrader autograde
                                       on synthetic submissions (solution, stub, every mutant)
 """
@@ -123,6 +126,17 @@ def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str 
         print(f"{o.student:{width}}  {o.status:8} {o.score:g}/{result.max_score:g}{review}{notes}")
     print(f"\n{len(result.outcomes)} submissions graded in {result.seconds:.0f} s with {jobs} workers; "
           f"see {folder / 'grades.csv'}, {folder / 'grading-report.csv'} and {folder / 'feedback'}/")
+    return cmd_report(course, assignment, folder, db)
+
+
+def cmd_report(course: Course, assignment: str, folder: Path, db: str | None) -> int:
+    from .report import write_report
+
+    if db is None:
+        instructor_db = folder / "autograder" / "gradebook.db"
+        db = f"sqlite:///{instructor_db if instructor_db.exists() else folder / 'gradebook.db'}"
+    csv_path, png_path, table = write_report(db, assignment, course.source_notebook(assignment), folder / "reports" / assignment)
+    print(f"\n{table}\n\nclass report: {csv_path} and {png_path}")
     return 0
 
 
@@ -153,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
     grade.add_argument("--jobs", type=int, default=2)
     grade.add_argument("--db", default=None, help="gradebook URL (default: the course's gradebook)")
+    report = sub.add_parser("report", help="class report: pass rate per exercise and score distribution")
+    report.add_argument("assignment")
+    report.add_argument("--course", type=Path, default=REPO)
+    report.add_argument("--db", default=None)
     grade_bench = sub.add_parser("grade-bench", help="batch grading vs sequential nbgrader autograde")
     grade_bench.add_argument("assignment", nargs="?", default="01_fastapi_overview")
     grade_bench.add_argument("--jobs", type=int, default=2)
@@ -168,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_progress(course, args.names, args.dir, args.jobs)
     if args.command == "grade":
         return cmd_grade(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.jobs, args.db)
+    if args.command == "report":
+        return cmd_report(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.db)
     if args.command == "grade-bench":
         return cmd_grade_bench(course, args.assignment, args.jobs)
     return cmd_bench(course, args.suite)
