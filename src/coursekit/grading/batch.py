@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,7 +219,9 @@ def _template(course: Course, assignment: str) -> Path:
 def _merge_into_gradebook(db_url: str, assignment: str, outcome: Outcome) -> None:
     from nbgrader.api import Gradebook
 
-    with Gradebook(db_url) as gb:
+    # nbgrader's own API trips SQLAlchemy's autoflush warnings when it creates a submission.
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
         gb.update_or_create_student(outcome.student)
         gb.update_or_create_submission(assignment, outcome.student)
         submission = gb.find_submission_notebook(assignment, assignment, outcome.student)
