@@ -43,7 +43,7 @@ import nbformat
 
 from .course import Course
 from .lint import exercises, is_test_cell, nbgrader_meta
-from .nbgrader import CellResult, _cell_errors, ensure_bin_on_path, nbgrader_env
+from .nbgrader import CellResult, Scratch, _cell_errors, ensure_bin_on_path, nbgrader_env
 
 TAMPER_PATTERNS = [
     (re.compile(r"\bcoursekit(\.\w+)*\.\w+\s*=[^=]"), "assigns to the coursekit toolkit"),
@@ -199,20 +199,9 @@ class Worker:
 
 def _template(course: Course, assignment: str) -> Path:
     """A scratch course with the assignment generated (gradebook included), copied by each worker."""
-    root = Path(tempfile.mkdtemp(prefix="course-grade-template-"))
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        f"load_subconfig({str(course.nbgrader_config)!r})\n"
-        "import os\n"
-        "c.CourseDirectory.root = os.getcwd()\n"
-        "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(os.getcwd(), 'gradebook.db')\n"
-    )
-    shutil.copytree(course.solutions / assignment, root / "solutions" / assignment)
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
-                          cwd=root, env=nbgrader_env(), capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return root
+    scratch = Scratch(course, assignment)
+    scratch.generate()
+    return scratch.root
 
 
 # -- 3. merge, feedback and reports ----------------------------------------------------------

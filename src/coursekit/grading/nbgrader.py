@@ -25,9 +25,9 @@ class NbgraderFailed(RuntimeError):
 
 
 def nbgrader_env() -> dict[str, str]:
-    """The environment for an nbgrader subprocess: this Python's bin/ first on PATH (nbgrader runs alembic)."""
+    """The environment for an nbgrader subprocess: this Python's bin/ on PATH (nbgrader runs alembic)."""
+    ensure_bin_on_path()
     env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     return env
 
@@ -56,11 +56,14 @@ class Scratch:
 
     def __post_init__(self) -> None:
         config = self.root / "nbgrader_config.py"
+        # nbgrader always runs with the scratch folder as its working directory, so the folder
+        # can be copied (batch grading gives each worker a copy) and still find itself.
         config.write_text(
-            f"c = get_config()\n"
+            "import os\n"
+            "c = get_config()\n"
             f"load_subconfig({str(self.course.nbgrader_config)!r})\n"
-            f"c.CourseDirectory.root = {str(self.root)!r}\n"
-            f"c.CourseDirectory.db_url = 'sqlite:///' + {str(self.root / 'gradebook.db')!r}\n"
+            "c.CourseDirectory.root = os.getcwd()\n"
+            "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(os.getcwd(), 'gradebook.db')\n"
         )
         shutil.copytree(self.course.solutions / self.assignment, self.root / "solutions" / self.assignment)
 
