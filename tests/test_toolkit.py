@@ -367,3 +367,18 @@ async def test_a_failed_check_inside_the_client_block_is_not_wrapped_in_a_group(
         async with app_client(small_app()) as client:
             async with websocket(client, "/ws", timeout=0.1) as ws:
                 await ws.receive_json()
+
+
+async def test_serve_answers_kept_alive_requests_without_nagle_delay():
+    with serve(streaming_app(FakeLLM())) as server:
+        async with server.client() as client:
+            await client.get("/health")
+            durations = []
+            for _ in range(9):
+                start = time.perf_counter()
+                await client.get("/health")
+                durations.append(time.perf_counter() - start)
+    # With Nagle's algorithm on, every request on a kept-alive connection waits ~40 ms; without
+    # it, well under 1 ms. The median against 25 ms leaves a wide margin for a busy machine.
+    median = sorted(durations)[len(durations) // 2]
+    assert median < 0.025, f"median {median * 1000:.0f} ms per request on a kept-alive connection"
