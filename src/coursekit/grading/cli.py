@@ -113,11 +113,17 @@ def cmd_bench(course: Course, suite: bool) -> int:
     return 1 if over else 0
 
 
+def gradebook_url(folder: Path) -> str:
+    """The course's gradebook: autograder/gradebook.db in this repository's layout, else gradebook.db."""
+    if (folder / "autograder" / "nbgrader_config.py").exists():
+        return f"sqlite:///{folder / 'autograder' / 'gradebook.db'}"
+    return f"sqlite:///{folder / 'gradebook.db'}"
+
+
 def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str | None) -> int:
     from .batch import grade_batch
 
-    if db is None and (folder / "autograder" / "nbgrader_config.py").exists():
-        db = f"sqlite:///{folder / 'autograder' / 'gradebook.db'}"  # the instructor's gradebook in this repository
+    db = db or gradebook_url(folder)
     result = grade_batch(folder, assignment, jobs=jobs, db_url=db, course=course)
     width = max((len(o.student) for o in result.outcomes), default=7)
     for o in result.outcomes:
@@ -132,9 +138,7 @@ def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str 
 def cmd_report(course: Course, assignment: str, folder: Path, db: str | None) -> int:
     from .report import write_report
 
-    if db is None:
-        instructor_db = folder / "autograder" / "gradebook.db"
-        db = f"sqlite:///{instructor_db if instructor_db.exists() else folder / 'gradebook.db'}"
+    db = db or gradebook_url(folder)
     csv_path, png_path, table = write_report(db, assignment, course.source_notebook(assignment), folder / "reports" / assignment)
     print(f"\n{table}\n\nclass report: {csv_path} and {png_path}")
     return 0
