@@ -110,3 +110,22 @@ def test_class_report_shows_pass_rates_and_the_distribution(graded):
     assert float(rows["double-tests"]["pass_rate"]) < float(rows["greet-tests"]["pass_rate"])
     assert table.splitlines()[1].split()[2] == "double-tests"  # hardest first
     assert png_path.stat().st_size > 10_000
+
+
+def test_grade_command_grades_a_course_folder_and_reports(tmp_path):
+    import subprocess
+    import sys
+
+    root = tmp_path / "course"
+    course = make_course(root)
+    release = nbformat.read(str(course.release_notebook(ASSIGNMENT)), as_version=4)
+    folder = root / "submitted" / "ada" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(release, str(folder / f"{ASSIGNMENT}.ipynb"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "coursekit.grading.cli", "grade", ASSIGNMENT, "--course", str(root)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ada" in proc.stdout and "0/3" in proc.stdout and "class report:" in proc.stdout
+    assert (root / "gradebook.db").exists() and (root / "reports" / ASSIGNMENT / "class-report.png").exists()
