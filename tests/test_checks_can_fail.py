@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import nbformat
-import pytest
 
 from coursekit.grading.authoring import answer, graded, markdown, notebook, save
 from coursekit.grading.lint import lint_outputs, lint_source

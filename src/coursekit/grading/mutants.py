@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nbformat.notebooknode import NotebookNode
 
