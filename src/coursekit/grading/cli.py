@@ -63,6 +63,22 @@ def cmd_progress(course: Course, names: list[str], folder: Path | None, jobs: in
     return 0 if all(r.complete for r in results) else 1
 
 
+def cmd_contract(course: Course, names: list[str]) -> int:
+    from .soundness import check_contract
+
+    chosen = [a for a in course.assignments() if not names or any(a.startswith(n) for n in names)]
+    failed = 0
+    for assignment in chosen:
+        start = time.perf_counter()
+        problems = check_contract(course, assignment)
+        took = time.perf_counter() - start
+        failed += bool(problems)
+        print(f"{assignment}: {'OK' if not problems else f'{len(problems)} problem(s)'} ({took:.0f} s)")
+        for problem in problems:
+            print("  " + problem)
+    return 1 if failed else 0
+
+
 def cmd_lint(course: Course) -> int:
     problems = lint_course(course)
     print("\n".join(problems) or "lint: no problems")
@@ -159,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     release = sub.add_parser("release", help="regenerate notebooks/ from solutions/")
     release.add_argument("assignments", nargs="*")
     sub.add_parser("lint", help="metadata lint")
+    contract = sub.add_parser("contract", help="the grading contract of notebooks through real nbgrader "
+                              "(solution full, stub zero, mutants caught, alternatives full, exercises independent)")
+    contract.add_argument("assignments", nargs="*", help="NN_slug or a prefix such as 05 (default: all)")
     sub.add_parser("workspace", help="copy new released notebooks into work/")
     progress = sub.add_parser("progress", help="what passes in your notebooks, and what to do next")
     progress.add_argument("names", nargs="*", help="notebooks to check, e.g. 01 or 01_fastapi_overview (default: all)")
@@ -184,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_release(course, args.assignments)
     if args.command == "lint":
         return cmd_lint(course)
+    if args.command == "contract":
+        return cmd_contract(course, args.assignments)
     if args.command == "workspace":
         return cmd_workspace(course)
     if args.command == "progress":

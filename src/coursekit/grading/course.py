@@ -25,6 +25,10 @@ class Course:
         return self.root / "autograder" / "mutants"
 
     @property
+    def alternatives_dir(self) -> Path:
+        return self.root / "autograder" / "alternatives"
+
+    @property
     def nbgrader_config(self) -> Path:
         return REPO / "autograder" / "nbgrader_config.py"
 
@@ -40,3 +44,6 @@ class Course:
 
     def mutants_file(self, assignment: str) -> Path:
         return self.mutants_dir / f"{assignment}.toml"
+
+    def alternatives_file(self, assignment: str) -> Path:
+        return self.alternatives_dir / f"{assignment}.toml"

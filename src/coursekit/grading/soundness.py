@@ -3,22 +3,33 @@
 - the release in notebooks/ is exactly what generate_assignment makes from solutions/;
 - the solution scores full points on every test cell;
 - the released stub scores zero on every test cell (hidden tests included);
-- every mutant loses points on its own exercise, and only there.
+- every mutant loses points on its own exercise;
+- every alternative (a correct answer written another way) scores full points;
+- an unfinished exercise never costs another one points (isolation rounds);
+- every requirement an exercise states is broken by some mutant.
+
+Exercises are independent by design, so one graded notebook (a round) carries a mutant of
+every exercise at once: a notebook's whole contract is one generate_assignment and one
+autograde run of about a dozen rounds, not one run per mutant.
 
 Each function returns a list of problems; each problem names the notebook and the cell.
 """
 
 from __future__ import annotations
 
+import copy
 import filecmp
 import shutil
+from dataclasses import dataclass, field
+from itertools import combinations
+from math import comb
 from pathlib import Path
 
 import nbformat
 
 from .course import Course
-from .lint import exercises
-from .mutants import Mutant
+from .lint import exercises, nbgrader_meta
+from .mutants import MutantError, Requirement, Variant, load_alternatives, load_mutants, load_requirements
 from .nbgrader import CellResult, Scratch
 
 SOLUTION, STUB = "reference-solution", "reference-stub"
@@ -36,6 +47,10 @@ def generate_release(course: Course, assignment: str, into: Path) -> None:
 def check_release_in_sync(course: Course, assignment: str, scratch_dir: Path) -> list[str]:
     fresh = scratch_dir / assignment
     generate_release(course, assignment, fresh)
+    return _compare_release(course, assignment, fresh)
+
+
+def _compare_release(course: Course, assignment: str, fresh: Path) -> list[str]:
     committed = course.release / assignment
     if not committed.exists():
         return [f"notebooks/{assignment}: missing; run `make release`"]
@@ -79,60 +94,218 @@ def _graded(results: dict[str, CellResult], test_id: str) -> CellResult:
     return results.get(test_id, CellResult(0.0, 0.0, "not graded (cell missing from the gradebook)"))
 
 
+# -- rounds: several checks carried by one graded notebook -------------------------------------
+# Exercises are independent by design, so one notebook can carry a mutant of every exercise at
+# once, and one autograde run grades them all. Independence itself is proven by isolation rounds.
+FULL, ZERO, LOSES, ANY = "full", "zero", "loses", "any"
+
+
+@dataclass
+class Round:
+    """One notebook to grade, and what each exercise's test cell must score in it."""
+
+    student: str
+    notebook: nbformat.NotebookNode
+    expect: dict[str, str]                                       # answer id -> FULL | ZERO | LOSES | ANY
+    carries: dict[str, Variant] = field(default_factory=dict)  # answer id -> the variant it carries
+    stubbed: list[str] = field(default_factory=list)            # answer ids replaced by the released stub
+    integrity: bool = True                                      # False for rounds that tamper on purpose
+
+
+def _stub_cells(course: Course, assignment: str) -> dict[str, nbformat.NotebookNode]:
+    release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    return {nbgrader_meta(c)["grade_id"]: c for c in release.cells if nbgrader_meta(c).get("grade_id")}
+
+
+def isolation_sets(count: int) -> list[set[int]]:
+    """Rounds of exercises to stub so that for every pair (a, b) some round stubs a and not b.
+
+    Exercise i is stubbed in the rounds of the i-th subset of an antichain (all subsets of one
+    size, Sperner): no subset contains another, which is exactly the property needed.
+    """
+    if count < 2:
+        return []
+    n = 2
+    while comb(n, n // 2) < count:
+        n += 1
+    subsets = list(combinations(range(n), n // 2))[:count]
+    return [{i for i, subset in enumerate(subsets) if r in subset} for r in range(n)]
+
+
+def plan_rounds(course: Course, assignment: str, mutants: list[Variant] | None = None,
+                alternatives: list[Variant] | None = None, *, reference: bool = True,
+                isolation: bool = True) -> list[Round]:
+    """The notebooks that prove the grading contract of one assignment, and what each must score."""
+    solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    answers = [a for a, _, _ in exercises(course.source_notebook(assignment))]
+    rounds: list[Round] = []
+    if reference:
+        stub = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+        rounds.append(Round(SOLUTION, solution, dict.fromkeys(answers, FULL)))
+        rounds.append(Round(STUB, stub, dict.fromkeys(answers, ZERO)))
+    for kind, variants, expected in (("mutants", mutants or [], LOSES), ("alternatives", alternatives or [], FULL)):
+        by_answer = {a: [v for v in variants if v.answer == a] for a in answers}
+        for j in range(max((len(v) for v in by_answer.values()), default=0)):
+            nb = copy.deepcopy(solution)
+            carries = {}
+            for answer_id, own in by_answer.items():
+                if j < len(own):
+                    own[j].apply_in_place(nb)
+                    carries[answer_id] = own[j]
+            round_expect = {a: (expected if a in carries else FULL) for a in answers}
+            rounds.append(Round(f"{kind}-{j + 1}", nb, round_expect, carries))
+    if isolation:
+        stubs = _stub_cells(course, assignment)
+        for r, members in enumerate(isolation_sets(len(answers))):
+            nb = copy.deepcopy(solution)
+            stubbed = [answers[i] for i in sorted(members)]
+            for cell in nb.cells:
+                grade_id = nbgrader_meta(cell).get("grade_id")
+                if grade_id in stubbed:
+                    cell.source = stubs[grade_id].source
+            round_expect = {a: (ANY if a in stubbed else FULL) for a in answers}
+            rounds.append(Round(f"isolation-{r + 1}", nb, round_expect, stubbed=stubbed))
+    return rounds
+
+
+def judge(assignment: str, rounds: list[Round], results: dict[str, dict[str, CellResult]],
+          pairs: list[tuple[str, str, float]]) -> list[str]:
+    """Compare graded rounds with what they must score; one problem per broken expectation."""
+    name = f"{assignment}/{assignment}.ipynb"
+    problems = []
+    for rnd in rounds:
+        graded = results.get(rnd.student, {})
+        for answer_id, test_id, points in pairs:
+            want = rnd.expect.get(answer_id, ANY)
+            got = _graded(graded, test_id)
+            variant = rnd.carries.get(answer_id)
+            where = f"{name}: cell {test_id}"
+            if rnd.student == SOLUTION and got.score != points:
+                problems.append(f"{where}: the solution scores {got.score:g}/{points:g} ({got.error or 'no error shown'})")
+            elif rnd.student == STUB and got.score != 0:
+                problems.append(f"{where}: the released stub scores {got.score:g}/{points:g}; this test cell grades nothing")
+            elif want == LOSES and got.score >= points:
+                problems.append(f"{where}: mutant {variant.name!r} keeps {got.score:g}/{points:g} points; "
+                                f"no test catches this mistake: {variant.mistake}")
+            elif want == FULL and variant is not None and got.score != points:
+                problems.append(f"{where}: alternative {variant.name!r} scores {got.score:g}/{points:g} "
+                                f"({got.error or 'no error shown'}); the tests over-specify: {variant.description}")
+            elif want == FULL and rnd.stubbed and got.score != points:
+                problems.append(f"{where}: scores {got.score:g}/{points:g} when {', '.join(rnd.stubbed)} "
+                                f"{'is' if len(rnd.stubbed) == 1 else 'are'} left unfinished (the released stub): "
+                                f"exercises must be independent ({got.error or 'no error shown'})")
+            elif want == FULL and rnd.student not in (SOLUTION, STUB) and got.score != points:
+                others = ", ".join(f"{v.name!r} of {a}" for a, v in rnd.carries.items())
+                problems.append(f"{where}: this exercise carries no {rnd.student.split('-')[0][:-1]} but scores "
+                                f"{got.score:g}/{points:g} beside {others}: a variant of another exercise costs points "
+                                f"here; exercises must be independent ({got.error or 'no error shown'})")
+    return problems
+
+
+def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_dir: Path | None = None) -> list[str]:
+    """Grade every round in one nbgrader autograde run; with scratch_dir, also check the release is in sync."""
+    problems = []
+    with Scratch(course, assignment) as scratch:
+        generated = scratch.generate()
+        if scratch_dir is not None:
+            problems += _compare_release(course, assignment, generated)
+        for rnd in rounds:
+            scratch.submit(rnd.student, rnd.notebook)
+        results = scratch.autograde() if rounds else {}
+    return problems + judge(assignment, rounds, results, exercises(course.source_notebook(assignment)))
+
+
+def check_contract(course: Course, assignment: str) -> list[str]:
+    """The whole grading contract of one assignment, through one generate and one autograde run."""
+    try:
+        mutants = load_mutants(course, assignment)
+        alternatives = load_alternatives(course, assignment)
+        requirements = load_requirements(course, assignment)
+    except MutantError as exc:
+        return [str(exc)]
+    problems = check_coverage(course, assignment, mutants, alternatives, requirements)
+    if problems:  # a variant that does not apply cannot be graded
+        applies = [p for p in problems if "occurs" in p or "unknown answer cell" in p or "no answer cell" in p]
+        if applies:
+            return problems
+    rounds = plan_rounds(course, assignment, mutants, alternatives)
+    return problems + check_rounds(course, assignment, rounds, scratch_dir=Path("."))
+
+
 def check_reference(course: Course, assignment: str) -> list[str]:
     """Solution: full points everywhere. Released stub: zero everywhere."""
-    name = f"{assignment}.ipynb"
-    solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
-    stub = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
-    results = autograde(course, assignment, {SOLUTION: solution, STUB: stub})
-    problems = []
-    for _, test_id, points in exercises(course.source_notebook(assignment)):
-        got = _graded(results.get(SOLUTION, {}), test_id)
-        if got.score != points:
-            problems.append(f"{assignment}/{name}: cell {test_id}: the solution scores {got.score:g}/{points:g} ({got.error or 'no error shown'})")
-        got = _graded(results.get(STUB, {}), test_id)
-        if got.score != 0:
-            problems.append(f"{assignment}/{name}: cell {test_id}: the released stub scores {got.score:g}/{points:g}; this test cell grades nothing")
-    return problems
+    return check_rounds(course, assignment, plan_rounds(course, assignment, isolation=False))
 
 
-def check_mutants(course: Course, assignment: str, mutants: list[Mutant]) -> list[str]:
-    """Each mutant loses points on its own exercise and keeps full points on the others."""
+def check_mutants(course: Course, assignment: str, mutants: list[Variant]) -> list[str]:
+    """Each mutant loses points on its own exercise; exercises carrying none keep full points."""
     if not mutants:
         return []
-    name = f"{assignment}.ipynb"
-    solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
-    pairs = exercises(course.source_notebook(assignment))
-    results = autograde(course, assignment, {m.student: m.apply(solution) for m in mutants})
-    problems = []
-    for mutant in mutants:
-        graded = results.get(mutant.student, {})
-        for answer_id, test_id, points in pairs:
-            got = _graded(graded, test_id)
-            if answer_id == mutant.answer and got.score >= points:
-                problems.append(f"{assignment}/{name}: cell {test_id}: mutant {mutant.name!r} keeps {got.score:g}/{points:g} points; "
-                                f"no test catches this mistake: {mutant.mistake}")
-            if answer_id != mutant.answer and got.score != points:
-                problems.append(f"{assignment}/{name}: cell {test_id}: mutant {mutant.name!r} of {mutant.answer} costs points in another "
-                                f"exercise ({got.score:g}/{points:g}: {got.error}); exercises must be independent")
-    return problems
+    return check_rounds(course, assignment, plan_rounds(course, assignment, mutants, reference=False, isolation=False))
 
 
-def check_mutant_coverage(course: Course, assignment: str, mutants: list[Mutant], minimum: int = 2) -> list[str]:
-    """Every exercise has at least `minimum` mutants, and every mutant applies cleanly."""
-    solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+def check_alternatives(course: Course, assignment: str, alternatives: list[Variant]) -> list[str]:
+    if not alternatives:
+        return []
+    return check_rounds(course, assignment, plan_rounds(course, assignment, alternatives=alternatives,
+                                                        reference=False, isolation=False))
+
+
+def check_isolation(course: Course, assignment: str) -> list[str]:
+    """An unfinished exercise (its released stub) never costs another exercise points."""
+    return check_rounds(course, assignment, plan_rounds(course, assignment, reference=False))
+
+
+MIN_MUTANTS, MIN_ALTERNATIVES = 4, 1
+
+
+def check_coverage(course: Course, assignment: str, mutants: list[Variant], alternatives: list[Variant] | None = None,
+                   requirements: list[Requirement] | None = None, *, minimum: int = MIN_MUTANTS,
+                   min_alternatives: int = MIN_ALTERNATIVES) -> list[str]:
+    """Enough mutants and alternatives per exercise, every requirement broken by a mutant, every variant applies."""
+    alternatives = alternatives or []
+    requirements = requirements or []
+    source = course.source_notebook(assignment)
+    solution = nbformat.read(str(source), as_version=4)
+    where = f"{assignment}/{assignment}.ipynb"
     problems = []
-    for answer_id, _, _ in exercises(course.source_notebook(assignment)):
+    known = [a for a, _, _ in exercises(source)]
+    for answer_id in known:
         count = sum(m.answer == answer_id for m in mutants)
         if count < minimum:
-            problems.append(f"{assignment}/{assignment}.ipynb: cell {answer_id}: {count} mutant(s) in autograder/mutants/{assignment}.toml; at least {minimum} needed")
-    known = {a for a, _, _ in exercises(course.source_notebook(assignment))}
-    for mutant in mutants:
-        if mutant.answer not in known:
-            problems.append(f"autograder/mutants/{assignment}.toml: mutant {mutant.name!r} names unknown answer cell {mutant.answer!r}")
+            problems.append(f"{where}: cell {answer_id}: {count} mutant(s) in autograder/mutants/{assignment}.toml; at least {minimum} needed")
+        count = sum(a.answer == answer_id for a in alternatives)
+        if count < min_alternatives:
+            problems.append(f"{where}: cell {answer_id}: {count} alternative(s) in autograder/alternatives/{assignment}.toml; "
+                            f"at least {min_alternatives} needed (a correct answer written another way)")
+        if requirements and not any(r.answer == answer_id for r in requirements):
+            problems.append(f"{where}: cell {answer_id}: no requirements listed in autograder/mutants/{assignment}.toml")
+    ids = {r.id: r for r in requirements}
+    broken = {b for m in mutants for b in m.breaks}
+    for r in requirements:
+        if r.answer not in known:
+            problems.append(f"autograder/mutants/{assignment}.toml: requirement {r.id!r} names unknown answer cell {r.answer!r}")
+        elif r.id not in broken:
+            problems.append(f"autograder/mutants/{assignment}.toml: requirement {r.id!r} is broken by no mutant: {r.text}")
+    for variant in [*mutants, *alternatives]:
+        file = f"autograder/{'mutants' if variant.kind == 'mutant' else 'alternatives'}/{assignment}.toml"
+        if variant.answer not in known:
+            problems.append(f"{file}: {variant.kind} {variant.name!r} names unknown answer cell {variant.answer!r}")
             continue
+        for b in variant.breaks:
+            if b not in ids:
+                problems.append(f"{file}: mutant {variant.name!r} breaks unknown requirement {b!r}")
+            elif ids[b].answer != variant.answer:
+                problems.append(f"{file}: mutant {variant.name!r} of {variant.answer} breaks {b!r}, a requirement of {ids[b].answer}")
+        if requirements and variant.kind == "mutant" and not variant.breaks:
+            problems.append(f"{file}: mutant {variant.name!r} names no requirement it breaks (breaks = [...])")
         try:
-            mutant.apply(solution)
+            variant.apply(solution)
         except ValueError as exc:
             problems.append(str(exc))
     return problems
+
+
+def check_mutant_coverage(course: Course, assignment: str, mutants: list[Variant], minimum: int = 2) -> list[str]:
+    """Every exercise has at least `minimum` mutants, and every mutant applies cleanly."""
+    return [p for p in check_coverage(course, assignment, mutants, minimum=minimum, min_alternatives=0)]
