@@ -13,9 +13,17 @@ import nbformat
 
 from coursekit.grading.authoring import answer, graded, markdown, notebook, save
 from coursekit.grading.lint import lint_outputs, lint_source
-from coursekit.grading.mutants import load_mutants
-from coursekit.grading.soundness import check_mutant_coverage, check_mutants, check_reference, check_release_in_sync
-from fixture_course import ASSIGNMENT, GREET_SOLUTION, GREET_TESTS, demo_cells, make_course
+from coursekit.grading.mutants import load_alternatives, load_mutants, load_requirements
+from coursekit.grading.soundness import (
+    check_alternatives,
+    check_coverage,
+    check_isolation,
+    check_mutant_coverage,
+    check_mutants,
+    check_reference,
+    check_release_in_sync,
+)
+from fixture_course import ASSIGNMENT, DOUBLE_TESTS, GREET_SOLUTION, GREET_TESTS, MUTANTS, demo_cells, make_course
 
 # A test cell that passes whatever double() does: it grades nothing.
 WEAK_TESTS = '''
@@ -24,6 +32,20 @@ expect(callable(double), "double should be a function")
 ### BEGIN HIDDEN TESTS
 expect(double is not None, "double should exist")
 ### END HIDDEN TESTS
+'''
+
+
+# Refuses a correct answer that is not written exactly like the solution.
+DOUBLE_TESTS_PICKY = DOUBLE_TESTS.replace("### BEGIN HIDDEN TESTS", "import inspect\nexpect('2 * x' in inspect.getsource(double), 'write 2 * x')\n### BEGIN HIDDEN TESTS")
+
+ALTERNATIVES = '''
+[[alternative]]
+answer = "double-answer"
+name = "shift-left"
+approach = "Shifts the bits left by one."
+[[alternative.edit]]
+old = "return 2 * x"
+new = "return x << 1"
 '''
 
 
@@ -64,7 +86,47 @@ source = "raise SystemExit"
     leaky2 = leaky.replace('source = "raise SystemExit"', 'source = "import coursekit\\ncoursekit.expect = None"')
     course.mutants_file(ASSIGNMENT).write_text(leaky2)
     problems = check_mutants(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT))
-    assert any("costs points in another exercise" in p and "cell greet-tests" in p for p in problems), problems
+    assert any("a variant of another exercise costs points here" in p and "cell greet-tests" in p for p in problems), problems
+
+
+def test_an_alternative_that_loses_points_and_a_dependent_exercise_are_caught(tmp_path):
+    # A correct answer written another way that the tests refuse: the tests over-specify.
+    picky = DOUBLE_TESTS_PICKY
+    course = make_course(tmp_path / "picky", demo_cells(double_tests=picky))
+    course.alternatives_dir.mkdir(parents=True, exist_ok=True)
+    course.alternatives_file(ASSIGNMENT).write_text(ALTERNATIVES)
+    problems = check_alternatives(course, ASSIGNMENT, load_alternatives(course, ASSIGNMENT))
+    assert len(problems) == 1 and "cell double-tests: alternative 'shift-left' scores 0/1" in problems[0], problems
+    # An exercise whose tests lean on another exercise's answer fails the isolation rounds.
+    cells = demo_cells()
+    cells[6] = graded("greet-tests", 2, GREET_TESTS.replace("from coursekit import expect", "from coursekit import expect\nexpect(double(1) == 2, 'needs double')"))
+    course = make_course(tmp_path / "dependent", cells)
+    problems = check_isolation(course, ASSIGNMENT)
+    assert problems == [
+        "00_demo/00_demo.ipynb: cell greet-tests: scores 0/2 when double-answer is left unfinished (the released stub): "
+        "exercises must be independent (NotImplementedError: Exercise not done yet: replace this line with your code)"
+    ], problems
+
+
+def test_requirements_without_mutants_and_too_few_variants_are_caught(tmp_path):
+    requirements = MUTANTS.replace('mistake = "Forgets the empty name."', 'mistake = "Forgets the empty name."\nbreaks = ["greet-empty"]') + '''
+[[requirement]]
+answer = "greet-answer"
+id = "greet-empty"
+text = "an empty name is greeted as stranger"
+
+[[requirement]]
+answer = "greet-answer"
+id = "greet-ada"
+text = "greet('Ada') is 'Hello, Ada!'"
+'''
+    course = make_course(tmp_path / "reqs", mutants=requirements, release=False)
+    problems = check_coverage(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT), load_alternatives(course, ASSIGNMENT),
+                              load_requirements(course, ASSIGNMENT))
+    assert "autograder/mutants/00_demo.toml: requirement 'greet-ada' is broken by no mutant: greet('Ada') is 'Hello, Ada!'" in problems
+    assert "autograder/mutants/00_demo.toml: mutant 'adds-instead' names no requirement it breaks (breaks = [...])" in problems
+    assert "00_demo/00_demo.ipynb: cell double-answer: 0 alternative(s) in autograder/alternatives/00_demo.toml; at least 1 needed (a correct answer written another way)" in problems
+    assert "00_demo/00_demo.ipynb: cell greet-answer: 1 mutant(s) in autograder/mutants/00_demo.toml; at least 4 needed" in problems
 
 
 def test_a_release_out_of_sync_is_caught(tmp_path):
