@@ -36,6 +36,9 @@ from .client import CourseClient, WebSocketSession, app_client, websocket
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .server import RunningServer, serve
 from .sse import SSEStream, read_sse, sse_stream
+from ._ipython import install as _install_error_display
+
+_install_error_display()  # failed checks show as their message in Jupyter, nbval and nbgrader
 
 __all__ = [
     "CheckFailed", "CourseClient", "FakeLLM", "FakeLLMError", "RateLimitError", "RunningServer",
