@@ -313,6 +313,14 @@ async def test_fake_llm_is_deterministic_and_matches_rules():
     assert coursekit.count_tokens("Hello, world!") == 4
 
 
+async def test_fake_llm_takes_any_str():
+    # A JSON string may carry a lone surrogate ("\\ud800"): the model must answer it, not crash.
+    llm = FakeLLM()
+    for prompt in ["\ud800", "caf\u00e9 \U0001f600", "", "\x00"]:
+        assert await llm.complete(prompt) == llm.reply_for(prompt)
+        assert "".join([t async for t in llm.astream(prompt)]) == llm.reply_for(prompt)
+
+
 async def test_fake_llm_counts_peak_concurrency():
     llm = FakeLLM(latency=0.05)
     await asyncio.gather(*(llm.complete(f"q{i}") for i in range(5)))

@@ -103,7 +103,7 @@ class FakeLLM:
         for keywords, reply in self._rules:
             if any(k in lowered for k in keywords):
                 return reply
-        digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+        digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).digest()
         return self._fallbacks[digest[0] % len(self._fallbacks)]
 
     def tokens_for(self, prompt: str, max_tokens: int | None = None) -> list[str]:
