@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from .course import Course
+from . import integrity
 from .lint import exercises, nbgrader_meta
 from .mutants import MutantError, Requirement, Variant, load_alternatives, load_mutants, load_requirements
 from .nbgrader import CellResult, Scratch
@@ -203,15 +204,34 @@ def judge(assignment: str, rounds: list[Round], results: dict[str, dict[str, Cel
 
 
 def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_dir: Path | None = None) -> list[str]:
-    """Grade every round in one nbgrader autograde run; with scratch_dir, also check the release is in sync."""
+    """Grade every round in one nbgrader autograde run; with scratch_dir, also check the release is in sync.
+
+    Rounds run with grading's integrity cells and are scanned as submissions are: a correct or
+    honestly wrong answer that grading would hold for review is a false alarm, and a problem.
+    """
     problems = []
+    source = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    context = integrity.Context.of(source, release)
+    nonce = integrity.new_nonce()
     with Scratch(course, assignment) as scratch:
         generated = scratch.generate()
         if scratch_dir is not None:
             problems += _compare_release(course, assignment, generated)
         for rnd in rounds:
-            scratch.submit(rnd.student, rnd.notebook)
+            scratch.submit(rnd.student, integrity.guard(rnd.notebook, nonce) if rnd.integrity else rnd.notebook)
         results = scratch.autograde() if rounds else {}
+        for rnd in rounds:
+            if not rnd.integrity:
+                continue
+            graded = scratch.root / "autograded" / rnd.student / assignment / f"{assignment}.ipynb"
+            findings = integrity.scan(rnd.notebook, source, release, context)
+            notebook = nbformat.read(str(graded), as_version=4) if graded.exists() else None
+            reasons = integrity.hold_reasons(notebook, nonce, findings)
+            if reasons:
+                problems.append(f"{assignment}/{assignment}.ipynb: round {rnd.student} "
+                                f"({', '.join(v.name for v in rnd.carries.values()) or 'no variants'}) would be held for "
+                                f"review as tampering (a false alarm): {'; '.join(reasons)}")
     return problems + judge(assignment, rounds, results, exercises(course.source_notebook(assignment)))
 
 
