@@ -162,9 +162,49 @@ def top_level_bindings(tree: ast.Module) -> set[str]:
 
 
 def free_names(tree: ast.Module) -> set[str]:
-    """Names a cell reads that it does not bind itself at top level (what it takes from the notebook)."""
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return loaded - top_level_bindings(tree)
+    """Names a cell reads from the notebook: not bound by the cell itself, nor local to one of its functions."""
+    free: set[str] = set()
+
+    def local_names(node: ast.AST) -> set[str]:
+        args = node.args
+        names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        body = node.body if isinstance(node.body, list) else [node.body]
+        declared = {n for sub in body for item in ast.walk(sub) if isinstance(item, (ast.Global, ast.Nonlocal)) for n in item.names}
+        for sub in body:
+            for item in ast.walk(sub):
+                if isinstance(item, ast.Name) and isinstance(item.ctx, (ast.Store, ast.Del)):
+                    names.add(item.id)
+                elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(item.name)
+                elif isinstance(item, (ast.Import, ast.ImportFrom)):
+                    names |= {(a.asname or a.name).split(".")[0] for a in item.names}
+                elif isinstance(item, ast.ExceptHandler) and item.name:
+                    names.add(item.name)
+        return names - declared
+
+    def visit(node: ast.AST, scope: set[str]) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+                visit(default, scope)
+            for decorator in getattr(node, "decorator_list", []):
+                visit(decorator, scope)
+            inner = scope | local_names(node)
+            for sub in (node.body if isinstance(node.body, list) else [node.body]):
+                visit(sub, inner)
+            return
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            inner = scope | {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+            for child in ast.iter_child_nodes(node):
+                visit(child, inner)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in scope:
+            free.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, scope)
+
+    visit(tree, set())
+    return free - top_level_bindings(tree)
 
 
 def _imported_names(tree: ast.Module) -> dict[str, str]:
@@ -366,6 +406,14 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def _same_import(name: str, path: str, context: Context) -> bool:
+    import coursekit
+
+    if context.imported.get(name) == path:
+        return True
+    return path == "coursekit" == name or (path == f"coursekit.{name}" and name in coursekit.__all__)
+
+
 def scan_cell(source: str, context: Context, cell: str, answer_id: str | None) -> list[Finding]:
     """Findings for one code cell that the learner wrote or changed."""
     tree = _parse(source)
@@ -374,12 +422,14 @@ def scan_cell(source: str, context: Context, cell: str, answer_id: str | None) -
     allowed = context.allowed.get(answer_id, set()) if answer_id else set()
     scanner = _Scanner(context, cell, allowed, _python_source(source).splitlines())
     bindings = top_level_bindings(tree)
+    imports = _imported_names(tree)
     # Names this cell binds itself (other than by import) are its own objects to change.
-    scanner.bound_here = bindings - set(_imported_names(tree))
-    for name in sorted((bindings & context.protected) - allowed):
-        node = next((n for n in ast.walk(tree) if getattr(n, "id", getattr(n, "name", None)) == name
-                     or (isinstance(n, ast.alias) and (n.asname or n.name).split(".")[0] == name)), tree)
-        scanner.flag(node if hasattr(node, "lineno") else tree.body[0], f"rebinds {name!r}, which the test cells use")
+    scanner.bound_here = bindings - set(imports)
+    # Importing a name again from where the course imports it binds the very same object.
+    same = {name for name, path in imports.items() if _same_import(name, path, context)}
+    for name in sorted((bindings & context.protected) - allowed - same):
+        statement = next((n for n in tree.body if name in top_level_bindings(ast.Module(body=[n], type_ignores=[]))), tree.body[0])
+        scanner.flag(statement, f"rebinds {name!r}, which the test cells use")
     scanner.visit(tree)
     return scanner.findings
 
@@ -471,6 +521,9 @@ def _ci_hooks():
         "instance": sorted(k for k in ("showtraceback", "_showtraceback", "run_cell", "run_code", "run_ast_nodes",
                                        "transform_cell", "showsyntaxerror") if k in vars(shell)),
         "custom_exceptions": [e.__name__ for e in shell.custom_exceptions],
+        "display": sorted(f"{c.cell_contents.__module__}.{c.cell_contents.__qualname__}"
+                          for c in (getattr(getattr(shell.CustomTB, "__func__", None), "__closure__", None) or ())
+                          if callable(c.cell_contents) and hasattr(c.cell_contents, "__qualname__")),
         "trace": [repr(_s.gettrace()), repr(_s.getprofile()), repr(getattr(_th, "_trace_hook", None)),
                   repr(getattr(_th, "_profile_hook", None))],
         "streams": [type(_s.stdout).__qualname__, type(_s.stderr).__qualname__],
@@ -483,7 +536,8 @@ def _ci_prologue(nonce):
     import coursekit as _ck
     private = _tf.mkdtemp(prefix="course-data-")
     _sh.copytree(str(_ck.data_dir()), private, dirs_exist_ok=True)
-    _o.environ["COURSE_DATA_DIR"] = private  # this submission's own copy of data/
+    _o.environ["COURSE_DATA_DIR"] = private  # this submission's own copy of data/: what it writes stays there
+    _ck.data_dir.cache_clear()
     print("MARK-first", nonce, _j.dumps({"hooks": _ci_hooks()}))
 
 
@@ -592,7 +646,7 @@ def verdict(graded: nbformat.NotebookNode, nonce: str) -> list[str]:
                if first["hooks"][name] != last["hooks"][name]]
     if changed:
         reasons.append(f"IPython's hooks were changed ({', '.join(changed)})")
-    if last["hooks"]["custom_exceptions"] != ["Exception"]:
+    if last["hooks"]["custom_exceptions"] != ["Exception"] or "coursekit._ipython._show_error" not in last["hooks"]["display"]:
         reasons.append("the error display for failed checks was replaced")
     if any(value not in ("None",) for value in last["hooks"]["trace"]):
         reasons.append("a tracing or profiling hook is installed")
