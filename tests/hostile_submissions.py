@@ -16,6 +16,54 @@ from coursekit.grading.lint import nbgrader_meta
 WRONG_DOUBLE = "def double(x):\n    return x + 2"
 
 
+NOOP = "lambda *args, **kwargs: None"
+# Ways to fake a pass that a learner could plausibly find. Each goes in the first answer cell, most
+# with a wrong answer; each must be held for review and score 0 on every exercise.
+TAMPERING = {
+    "tamper-toolkit": ("patches coursekit.expect", f"{WRONG_DOUBLE}\nimport coursekit\ncoursekit.expect = {NOOP}"),
+    "tamper-alias": ("patches the checks module through an alias",
+                     f"{WRONG_DOUBLE}\nimport coursekit.checks as c\nc.fail = {NOOP}"),
+    "tamper-from-import": ("patches the checks module imported with from",
+                           f"{WRONG_DOUBLE}\nfrom coursekit import checks\nchecks.fail = {NOOP}"),
+    "tamper-importlib": ("patches the toolkit found through importlib",
+                         f"{WRONG_DOUBLE}\nimport importlib\nimportlib.import_module('coursekit.checks').fail = {NOOP}"),
+    "tamper-vars": ("patches the toolkit through vars() and __import__",
+                    f"{WRONG_DOUBLE}\nvars(__import__('coursekit.checks').checks)['fail'] = {NOOP}"),
+    "tamper-dict": ("patches the toolkit through __dict__",
+                    f"{WRONG_DOUBLE}\nimport coursekit\ncoursekit.checks.__dict__['fail'] = {NOOP}"),
+    "tamper-setattr": ("patches the toolkit through setattr and sys.modules",
+                       f"{WRONG_DOUBLE}\nimport sys\nsetattr(sys.modules['coursekit.checks'], 'fail', {NOOP})"),
+    "tamper-globals": ("rebinds a test helper through globals()", f"{WRONG_DOUBLE}\nglobals()['expect'] = {NOOP}"),
+    "rebind-name": ("rebinds a name the test cells use", f"{WRONG_DOUBLE}\nexpect = {NOOP}"),
+    "tamper-builtins": ("patches builtins", f"{WRONG_DOUBLE}\nimport builtins\nbuiltins.callable = lambda x: True"),
+    "swap-builtins": ("patches builtins through __builtins__",
+                      f"{WRONG_DOUBLE}\n__builtins__.__dict__['isinstance'] = lambda *a: True"),
+    "tamper-sys-modules": ("replaces the toolkit in sys.modules",
+                           f"{WRONG_DOUBLE}\nimport sys, types\nsys.modules['coursekit'] = types.SimpleNamespace(expect={NOOP})"),
+    "tamper-httpx": ("makes httpx answer canned responses",
+                     f"{WRONG_DOUBLE}\nimport httpx\nhttpx.AsyncClient.send = {NOOP}"),
+    "tamper-fastapi": ("patches FastAPI", f"{WRONG_DOUBLE}\nfrom fastapi import FastAPI\nFastAPI.__call__ = {NOOP}"),
+    "tamper-fake-llm": ("overwrites the fake model's counters",
+                        f"{WRONG_DOUBLE}\nfrom coursekit import FakeLLM\nFakeLLM.stats = lambda self: {{'peak_active': 2}}"),
+    "overwrite-data": ("overwrites a file in data/", f"{WRONG_DOUBLE}\nfrom coursekit import data_path\n"
+                       "with open(data_path('fake_llm.json'), 'a') as f:\n    f.write(' ')"),
+    "exec-string": ("runs a patch from a string with exec",
+                    f"{WRONG_DOUBLE}\nexec('import coursekit.checks as c\\nc.fail = {NOOP}')"),
+    "eval-compile": ("runs a patch compiled from a string",
+                     f"{WRONG_DOUBLE}\neval(compile('setattr(__import__(\"coursekit\"), \"expect\", {NOOP})', 'x', 'exec'))"),
+    "always-equal": ("returns an object that equals anything",
+                     "class Yes(int):\n    def __eq__(self, other):\n        return True\n\n\ndef double(x):\n    return Yes(0)"),
+    "mock-any": ("returns unittest.mock.ANY", "from unittest.mock import ANY\n\n\ndef double(x):\n    return ANY"),
+    "settrace": ("installs a tracing hook", f"{WRONG_DOUBLE}\nimport sys\nsys.settrace(lambda *a: None)"),
+    "fake-ticks-exit": ("prints fake check marks and ends the process",
+                        "print('\u2714 Visible tests passed.')\nimport os\nos._exit(0)"),
+    "cell-rewriter": ("rewrites every later cell before it runs",
+                      f"{WRONG_DOUBLE}\nget_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])"),
+    "swallow-errors": ("replaces the error display so failures show nothing",
+                       f"{WRONG_DOUBLE}\nget_ipython().set_custom_exc((Exception,), {NOOP})"),
+}
+
+
 def _cell(nb, grade_id):
     return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
 
@@ -44,6 +92,10 @@ def build(submitted: Path, assignment: str, solution, release) -> dict[str, str]
     add("endless-loop", "double() never returns", _with(solution, "double-answer", "def double(x):\n    while True:\n        pass"))
     add("sys-exit", "calls sys.exit() in an answer", _with(solution, "double-answer", "import sys\nsys.exit(3)"))
     add("kernel-killed", "kills its kernel with os._exit", _with(solution, "double-answer", "import os\nos._exit(1)"))
+    add("honest-names", "an honest answer with its own helpers, imports and attributes", _with(solution, "double-answer",
+        "import math\nfrom dataclasses import dataclass\n\n\n@dataclass\nclass Doubler:\n    factor: int = 2\n\n"
+        "    def __call__(self, x):\n        return self.factor * x\n\n\ndoubler = Doubler()\ndoubler.factor = 2\n"
+        "\n\ndef double(x):\n    return doubler(x) if math.isfinite(x) else x"))
     nb = copy.deepcopy(solution)
     nb.cells = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") != "double-tests"]
     add("deleted-test-cell", "deletes a test cell", nb)
@@ -64,12 +116,8 @@ def build(submitted: Path, assignment: str, solution, release) -> dict[str, str]
     nb.cells.insert(3, copy.deepcopy(_cell(nb, "double-answer")))
     add("duplicate-cells", "duplicates an answer cell (same grade id)", nb)
     add("wrongly-named", "submits homework.ipynb", solution, "homework.ipynb")
-    add("tamper-toolkit", "patches coursekit.expect to pass a wrong answer",
-        _with(solution, "double-answer", WRONG_DOUBLE + "\nimport coursekit\ncoursekit.expect = lambda *args, **kwargs: None"))
-    add("tamper-builtins", "patches builtins",
-        _with(solution, "double-answer", WRONG_DOUBLE + "\nimport builtins\nbuiltins.callable = lambda x: True"))
-    add("tamper-sys-modules", "replaces the toolkit in sys.modules",
-        _with(solution, "double-answer", WRONG_DOUBLE + "\nimport sys, types\nsys.modules['coursekit'] = types.SimpleNamespace(expect=lambda *a, **k: None)"))
+    for student, (what, cheat) in TAMPERING.items():
+        add(student, what, _with(solution, "double-answer", cheat))
 
     for student, (what, (nb, name)) in kinds.items():
         _write(submitted / student / assignment, nb, name or f"{assignment}.ipynb")

@@ -8,8 +8,9 @@ import nbformat
 import pytest
 
 from coursekit.grading.batch import grade_batch
+from coursekit.grading.nbgrader import CellResult
 from fixture_course import ASSIGNMENT, make_course
-from hostile_submissions import build
+from hostile_submissions import TAMPERING, build
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +35,17 @@ def scores(outcome):
     return {g: c.score for g, c in outcome.cells.items()}
 
 
-def test_good_and_stub_are_graded_normally(graded):
+HONEST = ("good-1", "good-2", "extra-cells", "deleted-test-cell", "wrongly-named", "duplicate-cells", "huge-output",
+          "honest-names")
+
+
+def test_good_and_stub_are_graded_normally_and_never_held(graded):
     _, _, outcomes = graded
-    for student in ("good-1", "good-2", "extra-cells", "deleted-test-cell", "wrongly-named", "duplicate-cells", "huge-output"):
+    for student in HONEST:
         assert scores(outcomes[student]) == {"double-tests": 1, "greet-tests": 2}, (student, outcomes[student])
     assert scores(outcomes["stub"]) == {"double-tests": 0, "greet-tests": 0}
+    for student in (*HONEST, "stub", "endless-loop", "sys-exit", "edited-test-cell", "changed-cell-type"):
+        assert outcomes[student].status == "graded", (student, outcomes[student].flags)
 
 
 def test_broken_answers_cost_only_their_exercise(graded):
@@ -52,8 +59,7 @@ def test_unreadable_and_missing_submissions_score_zero_with_a_reason(graded):
     _, _, outcomes = graded
     assert outcomes["invalid-json"].status == "invalid" and outcomes["invalid-json"].score == 0
     assert outcomes["missing"].status == "missing" and outcomes["missing"].score == 0
-    assert outcomes["kernel-killed"].score <= 2
-    assert outcomes["kernel-killed"].flags or outcomes["kernel-killed"].cells
+    assert outcomes["kernel-killed"].score == 0 and outcomes["kernel-killed"].flags
 
 
 def test_structural_changes_are_reported(graded):
@@ -66,14 +72,50 @@ def test_structural_changes_are_reported(graded):
     assert any("named homework.ipynb" in n for n in outcomes["wrongly-named"].notes)
 
 
-def test_tampering_is_flagged_for_review(graded):
+@pytest.mark.parametrize("student", [*TAMPERING, "kernel-killed"])
+def test_tampering_is_held_for_review_with_zero_points(graded, student):
     root, _, outcomes = graded
-    assert any("coursekit" in f for f in outcomes["tamper-toolkit"].flags)
-    assert any("builtins" in f for f in outcomes["tamper-builtins"].flags)
-    assert any("sys.modules" in f for f in outcomes["tamper-sys-modules"].flags)
-    assert not outcomes["good-1"].flags
+    outcome = outcomes[student]
+    assert outcome.status == "held", (student, outcome.status, outcome.flags, scores(outcome))
+    assert outcome.score == 0 and all(c.score == 0 for c in outcome.cells.values())
+    assert any(f.startswith(("tampering suspected:", "integrity check:")) for f in outcome.flags), outcome.flags
     report = {row["student"]: row for row in csv.DictReader(open(root / "grading-report.csv"))}
-    assert report["tamper-toolkit"]["review"] == "yes" and report["good-1"]["review"] == ""
+    assert report[student]["status"] == "held" and report[student]["review"] == "yes" and report[student]["score"] == "0"
+    assert report[student]["flags"]
+    grades = {row["student"]: row for row in csv.DictReader(open(root / "grades.csv"))}
+    assert grades[student]["score"] == "0"
+    page = (root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "held for review" in page
+
+
+def test_some_reasons_are_specific(graded):
+    _, _, outcomes = graded
+    reasons = {s: " ".join(outcomes[s].flags) for s in TAMPERING}
+    assert "runs code from a string (exec)" in reasons["exec-string"]
+    assert "rebinds 'expect', which the test cells use" in reasons["rebind-name"]
+    assert "data/ files were changed: fake_llm.json" in reasons["overwrite-data"]
+    assert "the integrity check did not run after the tests" in reasons["cell-rewriter"]  # it rewrote that cell too
+    assert "defines __eq__" in reasons["always-equal"]
+
+
+def test_the_instructor_can_accept_a_held_submission(graded):
+    from nbgrader.api import Gradebook
+
+    from coursekit.grading.batch import accept
+
+    root, _, outcomes = graded
+    # tamper-globals rebinds a helper the fixture's test cells import again: it earned 2 (greet) honestly.
+    score = accept(root, ASSIGNMENT, "tamper-globals")
+    assert score == 2
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        assert gb.find_submission(ASSIGNMENT, "tamper-globals").score == 2
+    report = {row["student"]: row for row in csv.DictReader(open(root / "grading-report.csv"))}
+    assert report["tamper-globals"]["status"] == "accepted" and report["tamper-globals"]["score"] == "2"
+    assert {row["student"]: row for row in csv.DictReader(open(root / "grades.csv"))}["tamper-globals"]["score"] == "2"
+    with pytest.raises(KeyError, match="no held submission"):
+        accept(root, ASSIGNMENT, "tamper-globals")
+    # What the later tests compare with the gradebook: the accepted scores.
+    outcomes["tamper-globals"].cells = {"double-tests": CellResult(0.0, 1.0), "greet-tests": CellResult(2.0, 2.0)}
 
 
 def test_gradebook_and_grades_csv_agree(graded):

@@ -9,9 +9,9 @@ The course folder is an nbgrader course (`solutions/` source, `notebooks/` relea
 1. Preflight, per submission (cheap, in this process): the notebook is found (a wrongly
    named one is renamed and flagged), parsed (invalid JSON is an outcome, not a crash),
    compared with the source (deleted, duplicated or retyped graded cells are reported;
-   nbgrader restores them), and scanned for code that patches the toolkit, builtins or
-   sys.modules (flagged for review: tests run in the learner's kernel and cannot defend
-   themselves against it).
+   nbgrader restores them), and every cell the learner wrote or changed is scanned as a
+   syntax tree for tampering (integrity.py). Each submission gets grading's integrity cells,
+   first and last, keyed by its own nonce.
 2. Autograde, in parallel: each worker is a scratch nbgrader course with its own
    gradebook, and grades a shard of students in one `nbgrader autograde` call. If that
    call fails or overruns, its students are graded again one at a time, so one
@@ -20,12 +20,18 @@ The course folder is an nbgrader course (`solutions/` source, `notebooks/` relea
    API (one transaction per student), autograded notebooks are copied, and each student
    gets a feedback page that shows every exercise's outcome and failure message but not
    the (hidden) test code. grades.csv and grading-report.csv summarise the batch.
+
+A submission that the scan or the integrity report finds tampering in is **held**: every
+exercise scores 0 (gradebook and grades.csv) and grading-report.csv says why, until the
+instructor looks and runs `course grade ASSIGNMENT --accept STUDENT`, which puts the scores
+it earned back (kept in reports/ASSIGNMENT/held.json meanwhile).
 """
 
 from __future__ import annotations
 
 import csv
 import html
+import json
 import os
 import re
 import shutil
@@ -41,21 +47,10 @@ from pathlib import Path
 
 import nbformat
 
+from . import integrity
 from .course import Course
 from .lint import exercises, is_test_cell, nbgrader_meta
 from .nbgrader import CellResult, Scratch, _cell_errors, ensure_bin_on_path, nbgrader_env
-
-TAMPER_PATTERNS = [
-    (re.compile(r"\bcoursekit(\.\w+)*\.\w+\s*=[^=]"), "assigns to the coursekit toolkit"),
-    (re.compile(r"setattr\(\s*coursekit"), "patches the coursekit toolkit"),
-    (re.compile(r"\bbuiltins\b|__builtins__"), "touches builtins"),
-    (re.compile(r"\bsys\.modules\b"), "touches sys.modules"),
-    (re.compile(r"^\s*(expect\w*|fail|passed|visible_tests_passed|within|app_client|CheckFailed)\s*=[^=]", re.M),
-     "rebinds a test helper"),
-    (re.compile(r"^\s*def\s+(expect\w*|fail|within|app_client)\s*\(", re.M), "redefines a test helper"),
-    (re.compile(r"\b(ctypes|gc\.get_referents|sys\.settrace|sys\.setprofile)\b"), "uses interpreter internals"),
-]
-
 
 @dataclass
 class Outcome:
@@ -64,6 +59,9 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # reasons to review by hand
     cells: dict[str, CellResult] = field(default_factory=dict)
+    findings: list[integrity.Finding] = field(default_factory=list)  # what the syntax-tree scan found
+    nonce: str = ""                                                 # keys this submission's integrity report
+    held: dict[str, float] = field(default_factory=dict)            # the scores it earned, while held
 
     @property
     def score(self) -> float:
@@ -109,6 +107,8 @@ def preflight(course_dir: Path, course: Course, assignment: str, student: str) -
     for grade_id in source_cells:
         if grade_id not in seen:
             outcome.notes.append(f"cell {grade_id} was deleted; restored for grading")
+    # Scanned before duplicates are demoted: a copy of an answer cell may define what that answer defines.
+    outcome.findings = integrity.scan(nb, source, released)
     for grade_id, count in seen.items():
         if count > 1:
             # nbgrader stops on duplicate grade ids (jupyter/nbgrader#1083): keep the last copy graded,
@@ -120,16 +120,6 @@ def preflight(course_dir: Path, course: Course, assignment: str, student: str) -
     extra = sum(1 for c in nb.cells if not nbgrader_meta(c).get("grade_id")) - sum(1 for c in source.cells if not nbgrader_meta(c).get("grade_id"))
     if extra > 0:
         outcome.notes.append(f"{extra} extra cell(s) added")
-    for cell in nb.cells:
-        if cell.cell_type != "code" or nbgrader_meta(cell).get("locked"):
-            continue
-        for pattern, reason in TAMPER_PATTERNS:
-            match = pattern.search(cell.source)
-            if match:
-                line = cell.source[: match.start()].count("\n") + 1
-                flag = f"{reason} (line {line}: {cell.source.splitlines()[line - 1].strip()[:80]!r})"
-                if flag not in outcome.flags:
-                    outcome.flags.append(flag)
     return outcome, nb
 
 
@@ -226,7 +216,9 @@ def _feedback_page(assignment: str, outcome: Outcome, pairs: list[tuple[str, str
     for number, (_, test_id, points) in enumerate(pairs, start=1):
         result = outcome.cells.get(test_id)
         score = result.score if result else 0.0
-        if result is None:
+        if outcome.status == "held":
+            message = "held for review: your instructor will look at this submission before it is graded"
+        elif result is None:
             message = "not graded: " + (outcome.notes[0] if outcome.notes else "the submission could not be run")
         elif score >= points:
             message = "passed every test, visible and hidden"
@@ -283,7 +275,8 @@ def grade_batch(
         outcome, nb = preflight(course_dir, course, assignment, student)
         outcomes[student] = outcome
         if nb is not None:
-            runnable[student] = nb
+            outcome.nonce = integrity.new_nonce()
+            runnable[student] = integrity.guard(nb, outcome.nonce)
 
     template = _template(course, assignment)
     try:
@@ -313,6 +306,7 @@ def grade_batch(
 
     for student in students:  # serial: one writer for the gradebook
         outcome = outcomes[student]
+        _hold_if_tampered(outcome, course_dir, assignment)
         _merge_into_gradebook(db_url, assignment, outcome)
         feedback = course_dir / "feedback" / student / assignment
         feedback.mkdir(parents=True, exist_ok=True)
@@ -320,6 +314,26 @@ def grade_batch(
     result = BatchResult([outcomes[s] for s in students], time.perf_counter() - start, sum(p for _, _, p in pairs))
     _write_reports(course_dir, assignment, result, pairs)
     return result
+
+
+def _hold_if_tampered(outcome: Outcome, course_dir: Path, assignment: str) -> None:
+    """Hold a submission with any sign of tampering: every exercise scores 0 until accepted."""
+    if outcome.status in ("missing", "invalid"):
+        return
+    if not outcome.cells and not outcome.findings:
+        return  # nothing earned, nothing suspicious: the outcome already says it could not be graded
+    graded = course_dir / "autograded" / outcome.student / assignment / f"{assignment}.ipynb"
+    notebook = nbformat.read(str(graded), as_version=4) if graded.exists() else None
+    reasons = integrity.hold_reasons(notebook, outcome.nonce, outcome.findings)
+    if notebook is None and outcome.cells:
+        reasons.append("integrity check: no graded notebook to check")
+    if not reasons:
+        return
+    outcome.status = "held"
+    outcome.held = {grade_id: result.score for grade_id, result in outcome.cells.items()}
+    outcome.cells = {grade_id: CellResult(0.0, result.max_score, "held for review") for grade_id, result in outcome.cells.items()}
+    outcome.flags += [r for r in reasons if r not in outcome.flags]
+    outcome.notes.append("held for review: every exercise scores 0 until the instructor accepts the submission")
 
 
 def _collect(worker: Worker, outcome: Outcome, course_dir: Path, assignment: str, log: str) -> None:
@@ -364,7 +378,42 @@ def _ensure_assignment_in_gradebook(template: Path, db_url: str, assignment: str
                                                     locked=cell.locked, source=cell.source, checksum=cell.checksum)
 
 
+def held_file(course_dir: Path, assignment: str) -> Path:
+    return course_dir / "reports" / assignment / "held.json"
+
+
+def accept(course_dir: Path, assignment: str, student: str, db_url: str | None = None, course: Course | None = None) -> float:
+    """Release a held submission: the scores it earned go to the gradebook and the CSVs. Returns its score."""
+    course = course or Course(course_dir)
+    db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
+    path = held_file(course_dir, assignment)
+    held = json.loads(path.read_text()) if path.exists() else {}
+    if student not in held:
+        raise KeyError(f"{student} has no held submission of {assignment} (held: {', '.join(sorted(held)) or 'none'})")
+    pairs = exercises(course.source_notebook(assignment))
+    points = {t: p for _, t, p in pairs}
+    outcome = Outcome(student, "accepted", cells={t: CellResult(score, points.get(t, score)) for t, score in held.pop(student).items()})
+    _merge_into_gradebook(db_url, assignment, outcome)
+    path.write_text(json.dumps(held, indent=1, sort_keys=True))
+    for name, update in (("grades.csv", lambda row: row | {"score": f"{outcome.score:g}", **{t: f"{c.score:g}" for t, c in outcome.cells.items() if t in row}}),
+                         ("grading-report.csv", lambda row: row | {"status": "accepted", "score": f"{outcome.score:g}",
+                                                                   "notes": row["notes"] + "; accepted by the instructor after review"})):
+        table = course_dir / name
+        if not table.exists():
+            continue
+        with open(table, newline="") as f:
+            rows = list(csv.DictReader(f))
+        with open(table, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+            writer.writeheader()
+            writer.writerows(update(row) if row["student"] == student else row for row in rows)
+    return outcome.score
+
+
 def _write_reports(course_dir: Path, assignment: str, result: BatchResult, pairs: list[tuple[str, str, float]]) -> None:
+    held = {o.student: o.held for o in result.outcomes if o.status == "held"}
+    held_file(course_dir, assignment).parent.mkdir(parents=True, exist_ok=True)
+    held_file(course_dir, assignment).write_text(json.dumps(held, indent=1, sort_keys=True))
     with open(course_dir / "grades.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "assignment", "score", "max_score", *[t for _, t, _ in pairs]])

@@ -151,6 +151,18 @@ def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str 
     return cmd_report(course, assignment, folder, db)
 
 
+def cmd_accept(course: Course, assignment: str, folder: Path, student: str, db: str | None) -> int:
+    from .batch import accept
+
+    try:
+        score = accept(folder, assignment, student, db or gradebook_url(folder), course)
+    except KeyError as exc:
+        print(exc.args[0])
+        return 2
+    print(f"{student}: accepted after review; {assignment} now scores {score:g} in the gradebook, grades.csv and grading-report.csv")
+    return 0
+
+
 def cmd_report(course: Course, assignment: str, folder: Path, db: str | None) -> int:
     from .report import write_report
 
@@ -190,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
     grade.add_argument("--jobs", type=int, default=2)
     grade.add_argument("--db", default=None, help="gradebook URL (default: the course's gradebook)")
+    grade.add_argument("--accept", metavar="STUDENT", default=None,
+                       help="release a submission held for review: it gets the scores it earned")
     report = sub.add_parser("report", help="class report: pass rate per exercise and score distribution")
     report.add_argument("assignment")
     report.add_argument("--course", type=Path, default=REPO)
@@ -210,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "progress":
         return cmd_progress(course, args.names, args.dir, args.jobs)
     if args.command == "grade":
+        if args.accept:
+            return cmd_accept(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.accept, args.db)
         return cmd_grade(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.jobs, args.db)
     if args.command == "report":
         return cmd_report(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.db)
