@@ -9,8 +9,8 @@ import pytest
 from coursekit.grading import deps
 from coursekit.grading.course import REPO, Course
 from coursekit.grading.lint import lint_outputs, lint_source
-from coursekit.grading.mutants import load_mutants
-from coursekit.grading.soundness import check_mutant_coverage
+from coursekit.grading.mutants import load_alternatives, load_mutants, load_requirements
+from coursekit.grading.soundness import check_coverage
 
 COURSE = Course()
 ASSIGNMENTS = COURSE.assignments()
@@ -53,8 +53,11 @@ def test_release_notebook_has_no_outputs(assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_every_exercise_has_two_mutants_that_apply(assignment):
-    problems = check_mutant_coverage(COURSE, assignment, load_mutants(COURSE, assignment))
+def test_every_requirement_is_broken_by_a_mutant_and_every_variant_applies(assignment):
+    # At least four mutants and one alternative per exercise, every listed requirement broken by a
+    # mutant; checked here without nbgrader (test_grading_soundness grades them).
+    problems = check_coverage(COURSE, assignment, load_mutants(COURSE, assignment), load_alternatives(COURSE, assignment),
+                              load_requirements(COURSE, assignment))
     assert not problems, "\n".join(problems)
 
 
