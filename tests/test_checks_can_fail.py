@@ -203,3 +203,25 @@ def test_nbval_names_the_failing_cell(tmp_path):
     assert proc.returncode == 1
     assert "00_demo.ipynb::Cell 3" in proc.stdout  # nbval counts code cells only: the greet tests
     assert "an empty name gets 'stranger'" in proc.stdout
+
+
+def test_rounds_run_lean_only_when_the_lean_solution_keeps_full_marks(tmp_path):
+    # Rounds leave out demo cells that nothing later reads. Here an exercise needs a file that a
+    # demo cell writes without binding any name: the lean solution loses points, so the rounds
+    # run in full, and a mutant is still judged on the real notebook.
+    from coursekit.grading.authoring import code
+    from coursekit.grading.soundness import check_rounds, plan_rounds
+
+    cells = demo_cells()
+    cells.insert(1, code("import pathlib\npathlib.Path('factor.txt').write_text('2')"))
+    cells[3] = answer("double-answer", "def double(x):\n    ### BEGIN SOLUTION\n    return int(open('factor.txt').read()) * x\n    ### END SOLUTION")
+    course = make_course(tmp_path / "lean", cells, mutants=MUTANTS.replace("return 2 * x", "return int(open('factor.txt').read()) * x"))
+    notes: list[str] = []
+    rounds = plan_rounds(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT), reference=False, isolation=False)
+    assert check_rounds(course, ASSIGNMENT, rounds, notes=notes) == []
+    assert notes == ["1 rounds ran in full: the lean solution lost points"]
+    notes.clear()
+    plain = make_course(tmp_path / "plain")
+    rounds = plan_rounds(plain, ASSIGNMENT, load_mutants(plain, ASSIGNMENT), reference=False, isolation=False)
+    assert check_rounds(plain, ASSIGNMENT, rounds, notes=notes) == []
+    assert notes == ["1 rounds ran lean (without demo cells)"]

@@ -70,10 +70,11 @@ def cmd_contract(course: Course, names: list[str]) -> int:
     failed = 0
     for assignment in chosen:
         start = time.perf_counter()
-        problems = check_contract(course, assignment)
+        notes: list[str] = []
+        problems = check_contract(course, assignment, notes)
         took = time.perf_counter() - start
         failed += bool(problems)
-        print(f"{assignment}: {'OK' if not problems else f'{len(problems)} problem(s)'} ({took:.0f} s)")
+        print(f"{assignment}: {'OK' if not problems else f'{len(problems)} problem(s)'} ({took:.0f} s; {'; '.join(notes)})")
         for problem in problems:
             print("  " + problem)
     return 1 if failed else 0

@@ -105,7 +105,7 @@ def _python_source(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def _parse(source: str) -> ast.Module | None:
+def parse_cell(source: str) -> ast.Module | None:
     try:
         return compile(_python_source(source), "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     except (SyntaxError, ValueError):
@@ -207,7 +207,7 @@ def free_names(tree: ast.Module) -> set[str]:
     return free - top_level_bindings(tree)
 
 
-def _imported_names(tree: ast.Module) -> dict[str, str]:
+def imported_names(tree: ast.Module) -> dict[str, str]:
     """name bound by an import -> the module path it came from."""
     names = {}
     for node in ast.walk(tree):
@@ -252,7 +252,7 @@ class Context:
         for cell in source.cells:
             if cell.cell_type != "code":
                 continue
-            tree = _parse(cell.source)
+            tree = parse_cell(cell.source)
             if tree is None:
                 continue
             grade_id = nbgrader_meta(cell).get("grade_id")
@@ -262,7 +262,7 @@ class Context:
             elif is_answer_cell(cell):
                 allowed[grade_id] = top_level_bindings(tree)
             if not is_answer_cell(cell):
-                imported |= _imported_names(tree)
+                imported |= imported_names(tree)
         protected -= set(dir(builtins))
         return cls(trusted, protected, allowed, imported, test_ids)
 
@@ -416,13 +416,13 @@ def _same_import(name: str, path: str, context: Context) -> bool:
 
 def scan_cell(source: str, context: Context, cell: str, answer_id: str | None) -> list[Finding]:
     """Findings for one code cell that the learner wrote or changed."""
-    tree = _parse(source)
+    tree = parse_cell(source)
     if tree is None:
         return []
     allowed = context.allowed.get(answer_id, set()) if answer_id else set()
     scanner = _Scanner(context, cell, allowed, _python_source(source).splitlines())
     bindings = top_level_bindings(tree)
-    imports = _imported_names(tree)
+    imports = imported_names(tree)
     # Names this cell binds itself (other than by import) are its own objects to change.
     scanner.bound_here = bindings - set(imports)
     # Importing a name again from where the course imports it binds the very same object.

@@ -95,9 +95,10 @@ class Scratch:
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(folder / f"{self.assignment}.ipynb"))
 
-    def autograde(self) -> dict[str, dict[str, CellResult]]:
-        """Autograde every submission; per student, per graded cell: score, max and error text."""
-        self.run("autograde", self.assignment, "--force")
+    def autograde(self, *, only_new: bool = False) -> dict[str, dict[str, CellResult]]:
+        """Autograde every submission (or only those not graded yet); per student, per graded cell:
+        score, max and error text."""
+        self.run("autograde", self.assignment, *([] if only_new else ["--force"]))
         return self.scores()
 
     def scores(self) -> dict[str, dict[str, CellResult]]:

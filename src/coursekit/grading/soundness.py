@@ -33,7 +33,7 @@ from .lint import exercises, nbgrader_meta
 from .mutants import MutantError, Requirement, Variant, load_alternatives, load_mutants, load_requirements
 from .nbgrader import CellResult, Scratch
 
-SOLUTION, STUB = "reference-solution", "reference-stub"
+SOLUTION, STUB, LEAN = "reference-solution", "reference-stub", "lean-solution"
 
 
 def generate_release(course: Course, assignment: str, into: Path) -> None:
@@ -169,6 +169,76 @@ def plan_rounds(course: Course, assignment: str, mutants: list[Variant] | None =
     return rounds
 
 
+# Modules whose calls change the whole kernel (warning filters, logging, environment): a cell that
+# calls them is kept in a lean notebook even when nothing later reads what it binds.
+KERNEL_WIDE = {"warnings", "logging", "os", "random", "sys", "socket", "nest_asyncio", "nest_asyncio2"}
+
+
+def _touched_roots(tree, through_calls: bool = False) -> set[str]:
+    """Names whose objects a cell changes: roots of attribute calls and of attribute/item stores
+    (`app.include_router(r)`, `app.state.x = 1`); with through_calls, also of what calls return
+    (`logging.getLogger("x").setLevel(...)`)."""
+    import ast
+
+    roots = set()
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            target = node
+        while isinstance(target, (ast.Attribute, ast.Subscript, ast.Call)):
+            if isinstance(target, ast.Call) and not through_calls:
+                target = None
+                break
+            target = target.func if isinstance(target, ast.Call) else target.value
+        if isinstance(target, ast.Name):
+            roots.add(target.id)
+    return roots
+
+
+def _imported_modules(nb: nbformat.NotebookNode) -> set[str]:
+    """Names bound to whole modules by the notebook's imports (calling into them changes nothing)."""
+    names = set()
+    for cell in nb.cells:
+        tree = integrity.parse_cell(cell.source) if cell.cell_type == "code" else None
+        if tree is not None:
+            names |= {name for name, path in integrity.imported_names(tree).items() if path.split(".")[0] == path}
+    return names
+
+
+def lean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without the cells its exercises do not need: demos that only show something.
+
+    Walking back from the last cell, a plain code cell is kept when it binds or changes a name that
+    a kept cell later reads, or calls a kernel-wide module (warnings, logging, os, ...). Graded
+    cells are always kept. Whether the result grades like the full notebook is checked, not
+    assumed: the lean solution must score full points, or the rounds run in full.
+    """
+    lean = copy.deepcopy(nb)
+    needed: set[str] = set()
+    kept = []
+    for cell in reversed(lean.cells):
+        if cell.cell_type != "code":
+            continue
+        tree = integrity.parse_cell(cell.source)
+        if nbgrader_meta(cell).get("grade_id"):
+            keep = True
+        elif tree is None:
+            keep = False
+        else:
+            modules = {name for name, path in integrity.imported_names(tree).items() if "." not in path}
+            touched = _touched_roots(tree)
+            changes = integrity.top_level_bindings(tree) | (touched - modules - _imported_modules(lean))
+            keep = bool(changes & needed) or bool(_touched_roots(tree, through_calls=True) & KERNEL_WIDE)
+        if keep:
+            kept.append(cell)
+            if tree is not None:
+                needed |= integrity.free_names(tree)
+    lean.cells = list(reversed(kept))
+    return lean
+
+
 def judge(assignment: str, rounds: list[Round], results: dict[str, dict[str, CellResult]],
           pairs: list[tuple[str, str, float]]) -> list[str]:
     """Compare graded rounds with what they must score; one problem per broken expectation."""
@@ -203,7 +273,8 @@ def judge(assignment: str, rounds: list[Round], results: dict[str, dict[str, Cel
     return problems
 
 
-def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_dir: Path | None = None) -> list[str]:
+def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_dir: Path | None = None,
+                 notes: list[str] | None = None) -> list[str]:
     """Grade every round in one nbgrader autograde run; with scratch_dir, also check the release is in sync.
 
     Rounds run with grading's integrity cells and are scanned as submissions are: a correct or
@@ -214,13 +285,35 @@ def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_d
     release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
     context = integrity.Context.of(source, release)
     nonce = integrity.new_nonce()
+    pairs = exercises(course.source_notebook(assignment))
+
+    def submit(scratch: Scratch, rnd: Round, lean: bool) -> None:
+        nb = lean_notebook(rnd.notebook) if lean else rnd.notebook
+        scratch.submit(rnd.student, integrity.guard(nb, nonce) if rnd.integrity else nb)
+
     with Scratch(course, assignment) as scratch:
         generated = scratch.generate()
         if scratch_dir is not None:
             problems += _compare_release(course, assignment, generated)
-        for rnd in rounds:
-            scratch.submit(rnd.student, integrity.guard(rnd.notebook, nonce) if rnd.integrity else rnd.notebook)
-        results = scratch.autograde() if rounds else {}
+        # The full notebooks first (the solution and the stub, as learners get them), and the lean
+        # solution: if it scores full points too, the other rounds run lean (without demo cells).
+        first = [r for r in rounds if r.student in (SOLUTION, STUB)]
+        rest = [r for r in rounds if r.student not in (SOLUTION, STUB)]
+        for rnd in first:
+            submit(scratch, rnd, lean=False)
+        lean = bool(rest)
+        if lean:
+            solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+            scratch.submit(LEAN, lean_notebook(solution))
+        results = scratch.autograde() if first or lean else {}
+        if lean:
+            lean = all(_graded(results.get(LEAN, {}), t).score == p for _, t, p in pairs)
+            if notes is not None:
+                notes.append(f"{len(rest)} rounds ran {'lean (without demo cells)' if lean else 'in full: the lean solution lost points'}")
+        for rnd in rest:
+            submit(scratch, rnd, lean)
+        if rest:
+            results |= scratch.autograde(only_new=True)
         for rnd in rounds:
             if not rnd.integrity:
                 continue
@@ -232,10 +325,10 @@ def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_d
                 problems.append(f"{assignment}/{assignment}.ipynb: round {rnd.student} "
                                 f"({', '.join(v.name for v in rnd.carries.values()) or 'no variants'}) would be held for "
                                 f"review as tampering (a false alarm): {'; '.join(reasons)}")
-    return problems + judge(assignment, rounds, results, exercises(course.source_notebook(assignment)))
+    return problems + judge(assignment, rounds, results, pairs)
 
 
-def check_contract(course: Course, assignment: str) -> list[str]:
+def check_contract(course: Course, assignment: str, notes: list[str] | None = None) -> list[str]:
     """The whole grading contract of one assignment, through one generate and one autograde run."""
     try:
         mutants = load_mutants(course, assignment)
@@ -249,7 +342,7 @@ def check_contract(course: Course, assignment: str) -> list[str]:
         if applies:
             return problems
     rounds = plan_rounds(course, assignment, mutants, alternatives)
-    return problems + check_rounds(course, assignment, rounds, scratch_dir=Path("."))
+    return problems + check_rounds(course, assignment, rounds, scratch_dir=Path("."), notes=notes)
 
 
 def check_reference(course: Course, assignment: str) -> list[str]:
