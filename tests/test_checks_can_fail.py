@@ -78,8 +78,7 @@ name = "deletes-everything"
 mistake = "Leaves the cell broken at import time."
 source = "raise SystemExit"
 '''
-    course = make_course(tmp_path / "leaky", mutants=leaky, release=False)
-    course.release.mkdir(parents=True)
+    course = make_course(tmp_path / "leaky", mutants=leaky)
     problems = check_mutants(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT))
     assert problems == [], problems  # SystemExit only costs its own exercise: nbgrader goes on
     # A mutant that patches the toolkit breaks every later test cell: caught as a leak.
@@ -87,6 +86,8 @@ source = "raise SystemExit"
     course.mutants_file(ASSIGNMENT).write_text(leaky2)
     problems = check_mutants(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT))
     assert any("a variant of another exercise costs points here" in p and "cell greet-tests" in p for p in problems), problems
+    # ... and grading's integrity guards would hold it: a mutant must be an honest mistake.
+    assert any("would be held for review as tampering" in p for p in problems), problems
 
 
 def test_an_alternative_that_loses_points_and_a_dependent_exercise_are_caught(tmp_path):

@@ -144,17 +144,19 @@ def plan_rounds(course: Course, assignment: str, mutants: list[Variant] | None =
         stub = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
         rounds.append(Round(SOLUTION, solution, dict.fromkeys(answers, FULL)))
         rounds.append(Round(STUB, stub, dict.fromkeys(answers, ZERO)))
-    for kind, variants, expected in (("mutants", mutants or [], LOSES), ("alternatives", alternatives or [], FULL)):
-        by_answer = {a: [v for v in variants if v.answer == a] for a in answers}
-        for j in range(max((len(v) for v in by_answer.values()), default=0)):
-            nb = copy.deepcopy(solution)
-            carries = {}
-            for answer_id, own in by_answer.items():
-                if j < len(own):
-                    own[j].apply_in_place(nb)
-                    carries[answer_id] = own[j]
-            round_expect = {a: (expected if a in carries else FULL) for a in answers}
-            rounds.append(Round(f"{kind}-{j + 1}", nb, round_expect, carries))
+    # Each exercise's mutants (must lose points) and alternatives (must keep full points), one of
+    # each exercise per round; an exercise with none left carries the solution and keeps full points.
+    variants = [*(mutants or []), *(alternatives or [])]
+    by_answer = {a: [v for v in variants if v.answer == a] for a in answers}
+    for j in range(max((len(v) for v in by_answer.values()), default=0)):
+        nb = copy.deepcopy(solution)
+        carries = {}
+        for answer_id, own in by_answer.items():
+            if j < len(own):
+                own[j].apply_in_place(nb)
+                carries[answer_id] = own[j]
+        round_expect = {a: (LOSES if a in carries and carries[a].kind == "mutant" else FULL) for a in answers}
+        rounds.append(Round(f"variants-{j + 1}", nb, round_expect, carries))
     if isolation:
         stubs = _stub_cells(course, assignment)
         for r, members in enumerate(isolation_sets(len(answers))):
@@ -266,8 +268,8 @@ def judge(assignment: str, rounds: list[Round], results: dict[str, dict[str, Cel
                                 f"{'is' if len(rnd.stubbed) == 1 else 'are'} left unfinished (the released stub): "
                                 f"exercises must be independent ({got.error or 'no error shown'})")
             elif want == FULL and rnd.student not in (SOLUTION, STUB) and got.score != points:
-                others = ", ".join(f"{v.name!r} of {a}" for a, v in rnd.carries.items())
-                problems.append(f"{where}: this exercise carries no {rnd.student.split('-')[0][:-1]} but scores "
+                others = ", ".join(f"{v.kind} {v.name!r} of {a}" for a, v in rnd.carries.items())
+                problems.append(f"{where}: this exercise carries no variant but scores "
                                 f"{got.score:g}/{points:g} beside {others}: a variant of another exercise costs points "
                                 f"here; exercises must be independent ({got.error or 'no error shown'})")
     return problems
