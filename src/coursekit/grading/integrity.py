@@ -186,8 +186,14 @@ def free_names(tree: ast.Module) -> set[str]:
 
     def visit(node: ast.AST, scope: set[str]) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
-                visit(default, scope)
+            args = node.args
+            outside = args.defaults + [d for d in args.kw_defaults if d is not None]
+            if not isinstance(node, ast.Lambda):  # annotations are read where the function is defined
+                outside += [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs
+                            + [args.vararg, args.kwarg] if a is not None and a.annotation is not None]
+                outside += [node.returns] if node.returns is not None else []
+            for item in outside:
+                visit(item, scope)
             for decorator in getattr(node, "decorator_list", []):
                 visit(decorator, scope)
             inner = scope | local_names(node)
