@@ -584,6 +584,10 @@ _ci_epilogue("NONCE", WATCHED)
 '''.replace("MARK", MARK).replace("WATCHED", repr(WATCHED))
 
 
+# Event callbacks that libraries register on their own: matplotlib's pyplot draws and flushes
+# figures after each cell.
+KNOWN_HOOKS = {"flush_figures", "_draw_all_if_interactive"}
+
 # Builtins that IPython itself replaces in every kernel.
 IPYTHON_BUILTINS = {"exit", "quit", "input", "help", "copyright", "credits", "license", "display", "get_ipython"}
 
@@ -651,8 +655,13 @@ def verdict(graded: nbformat.NotebookNode, nonce: str) -> list[str]:
     if last is None:
         return ["the integrity check did not run after the tests (the kernel died or a later cell was rewritten)"]
     reasons = []
-    changed = [name for name in ("cleanup", "post", "ast", "events", "instance", "custom_exceptions")
+    changed = [name for name in ("cleanup", "post", "ast", "instance", "custom_exceptions")
                if first["hooks"][name] != last["hooks"][name]]
+    for event in sorted(set(first["hooks"]["events"]) | set(last["hooks"]["events"])):
+        before, after = first["hooks"]["events"].get(event, []), last["hooks"]["events"].get(event, [])
+        added = [name for name in after if name not in before and name not in KNOWN_HOOKS]
+        if added or any(name not in after for name in before):
+            changed.append(f"events.{event}")
     if changed:
         reasons.append(f"IPython's hooks were changed ({', '.join(changed)})")
     if last["hooks"]["custom_exceptions"] != ["Exception"] or "coursekit._ipython._show_error" not in last["hooks"]["display"]:

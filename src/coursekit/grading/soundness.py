@@ -34,6 +34,7 @@ from .mutants import MutantError, Requirement, Variant, load_alternatives, load_
 from .nbgrader import CellResult, Scratch
 
 SOLUTION, STUB, LEAN = "reference-solution", "reference-stub", "lean-solution"
+CELL_TIMEOUT = 30  # as autograder/nbgrader_config.py gives every cell
 
 
 def generate_release(course: Course, assignment: str, into: Path) -> None:
@@ -111,6 +112,7 @@ class Round:
     carries: dict[str, Variant] = field(default_factory=dict)  # answer id -> the variant it carries
     stubbed: list[str] = field(default_factory=list)            # answer ids replaced by the released stub
     integrity: bool = True                                      # False for rounds that tamper on purpose
+    pairs: dict[str, str] = field(default_factory=dict)         # test grade id -> answer grade id
 
 
 def _stub_cells(course: Course, assignment: str) -> dict[str, nbformat.NotebookNode]:
@@ -139,6 +141,7 @@ def plan_rounds(course: Course, assignment: str, mutants: list[Variant] | None =
     """The notebooks that prove the grading contract of one assignment, and what each must score."""
     solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
     answers = [a for a, _, _ in exercises(course.source_notebook(assignment))]
+    test_to_answer = {t: a for a, t, _ in exercises(course.source_notebook(assignment))}
     rounds: list[Round] = []
     if reference:
         stub = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
@@ -156,7 +159,7 @@ def plan_rounds(course: Course, assignment: str, mutants: list[Variant] | None =
                 own[j].apply_in_place(nb)
                 carries[answer_id] = own[j]
         round_expect = {a: (LOSES if a in carries and carries[a].kind == "mutant" else FULL) for a in answers}
-        rounds.append(Round(f"variants-{j + 1}", nb, round_expect, carries))
+        rounds.append(Round(f"variants-{j + 1}", nb, round_expect, carries, pairs=test_to_answer))
     if isolation:
         stubs = _stub_cells(course, assignment)
         for r, members in enumerate(isolation_sets(len(answers))):
@@ -241,6 +244,70 @@ def lean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return lean
 
 
+def sliced_round(rnd: Round) -> nbformat.NotebookNode:
+    """A variant round with only what its carried exercises need: the exercises it does not carry
+    lose their nbgrader metadata (their cells stay only where a carried one needs them), then the
+    demo cells nothing needs go (lean_notebook)."""
+    nb = copy.deepcopy(rnd.notebook)
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id and _exercise_of(grade_id, rnd) not in rnd.carries:
+            del cell.metadata["nbgrader"]
+    return lean_notebook(nb)
+
+
+def _exercise_of(grade_id: str, rnd: Round) -> str | None:
+    """The answer id of the exercise a graded cell belongs to (answer and test cells share it)."""
+    return rnd.pairs.get(grade_id, grade_id if grade_id in rnd.expect else None)
+
+
+def run_direct(course: Course, assignment: str, rounds: list[Round], nonce: str) -> tuple[dict, dict]:
+    """Run sliced variant rounds with nbclient, as nbgrader's autograde would, and grade each test
+    cell with nbgrader's own rule (nbgrader.utils.determine_grade: an error or stderr output is 0).
+
+    Returns (student -> grade id -> CellResult, student -> executed notebook). The full-notebook
+    runs through real nbgrader (solution, stub, lean solution, isolation rounds) vouch for the rest.
+    """
+    import subprocess
+    import tempfile
+
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbgrader.utils import determine_grade
+
+    from .nbgrader import _cell_errors, nbgrader_env
+
+    nbgrader_env()  # this Python's bin/ on PATH, as for nbgrader
+    results: dict[str, dict[str, CellResult]] = {}
+    executed: dict[str, nbformat.NotebookNode] = {}
+    for rnd in rounds:
+        nb = integrity.guard(sliced_round(rnd), nonce) if rnd.integrity else sliced_round(rnd)
+        with tempfile.TemporaryDirectory(prefix="course-round-") as folder:
+            client = NotebookClient(nb, timeout=CELL_TIMEOUT, interrupt_on_timeout=True, allow_errors=True,
+                                    kernel_name="python3", resources={"metadata": {"path": folder}})
+            try:
+                client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log lines, not the cells' output
+            except (CellTimeoutError, DeadKernelError):
+                pass  # the cells that ran are graded; the rest score 0, as in nbgrader
+        executed[rnd.student] = nb
+        cells = {}
+        path = Path(tempfile.mkstemp(suffix=".ipynb")[1])
+        try:
+            nbformat.write(nb, str(path))
+            errors = _cell_errors(path)
+        finally:
+            path.unlink()
+        for cell in nb.cells:
+            meta = nbgrader_meta(cell)
+            if meta.get("grade") and cell.cell_type == "code":
+                score, max_score = determine_grade(cell)
+                ran = cell.get("execution_count") is not None
+                cells[meta["grade_id"]] = CellResult(float(score or 0) if ran else 0.0, max_score,
+                                                     errors.get(meta["grade_id"], "" if ran else "did not run"))
+        results[rnd.student] = cells
+    return results, executed
+
+
 def judge(assignment: str, rounds: list[Round], results: dict[str, dict[str, CellResult]],
           pairs: list[tuple[str, str, float]]) -> list[str]:
     """Compare graded rounds with what they must score; one problem per broken expectation."""
@@ -312,16 +379,26 @@ def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_d
             lean = all(_graded(results.get(LEAN, {}), t).score == p for _, t, p in pairs)
             if notes is not None:
                 notes.append(f"{len(rest)} rounds ran {'lean (without demo cells)' if lean else 'in full: the lean solution lost points'}")
+        # Variant rounds run sliced, outside nbgrader (the lean solution and the isolation rounds,
+        # through nbgrader, show that slicing keeps what each exercise needs); in full otherwise.
+        direct = [r for r in rest if r.carries] if lean else []
+        for rnd in direct:  # the exercises a sliced round leaves out are not graded in it
+            rnd.expect = {a: (want if a in rnd.carries else ANY) for a, want in rnd.expect.items()}
+        executed: dict[str, nbformat.NotebookNode] = {}
         for rnd in rest:
-            submit(scratch, rnd, lean)
-        if rest:
+            if rnd not in direct:
+                submit(scratch, rnd, lean)
+        if len(direct) < len(rest):
             results |= scratch.autograde(only_new=True)
+        if direct:
+            direct_results, executed = run_direct(course, assignment, direct, nonce)
+            results |= direct_results
         for rnd in rounds:
             if not rnd.integrity:
                 continue
             graded = scratch.root / "autograded" / rnd.student / assignment / f"{assignment}.ipynb"
             findings = integrity.scan(rnd.notebook, source, release, context)
-            notebook = nbformat.read(str(graded), as_version=4) if graded.exists() else None
+            notebook = executed.get(rnd.student) or (nbformat.read(str(graded), as_version=4) if graded.exists() else None)
             reasons = integrity.hold_reasons(notebook, nonce, findings)
             if reasons:
                 problems.append(f"{assignment}/{assignment}.ipynb: round {rnd.student} "
