@@ -84,10 +84,14 @@ source = "raise SystemExit"
     # A mutant that patches the toolkit breaks every later test cell: caught as a leak.
     leaky2 = leaky.replace('source = "raise SystemExit"', 'source = "import coursekit\\ncoursekit.expect = None"')
     course.mutants_file(ASSIGNMENT).write_text(leaky2)
-    problems = check_mutants(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT))
+    # Unsliced rounds (every exercise in every round) see the leak itself; sliced rounds leave the
+    # other exercises out and rely on the integrity guard below and on the isolation rounds.
+    problems = check_mutants(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT), sliced=False)
     assert any("a variant of another exercise costs points here" in p and "cell greet-tests" in p for p in problems), problems
-    # ... and grading's integrity guards would hold it: a mutant must be an honest mistake.
+    # ... and grading's integrity guards would hold it, sliced or not: a mutant must be an honest mistake.
     assert any("would be held for review as tampering" in p for p in problems), problems
+    problems = check_mutants(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT))
+    assert any("would be held for review as tampering" in p and "deletes-everything" in p for p in problems), problems
 
 
 def test_an_alternative_that_loses_points_and_a_dependent_exercise_are_caught(tmp_path):

@@ -343,7 +343,7 @@ def judge(assignment: str, rounds: list[Round], results: dict[str, dict[str, Cel
 
 
 def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_dir: Path | None = None,
-                 notes: list[str] | None = None) -> list[str]:
+                 notes: list[str] | None = None, sliced: bool = True) -> list[str]:
     """Grade every round in one nbgrader autograde run; with scratch_dir, also check the release is in sync.
 
     Rounds run with grading's integrity cells and are scanned as submissions are: a correct or
@@ -381,7 +381,7 @@ def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_d
                 notes.append(f"{len(rest)} rounds ran {'lean (without demo cells)' if lean else 'in full: the lean solution lost points'}")
         # Variant rounds run sliced, outside nbgrader (the lean solution and the isolation rounds,
         # through nbgrader, show that slicing keeps what each exercise needs); in full otherwise.
-        direct = [r for r in rest if r.carries] if lean else []
+        direct = [r for r in rest if r.carries] if lean and sliced else []
         for rnd in direct:  # the exercises a sliced round leaves out are not graded in it
             rnd.expect = {a: (want if a in rnd.carries else ANY) for a, want in rnd.expect.items()}
         executed: dict[str, nbformat.NotebookNode] = {}
@@ -429,11 +429,13 @@ def check_reference(course: Course, assignment: str) -> list[str]:
     return check_rounds(course, assignment, plan_rounds(course, assignment, isolation=False))
 
 
-def check_mutants(course: Course, assignment: str, mutants: list[Variant]) -> list[str]:
-    """Each mutant loses points on its own exercise; exercises carrying none keep full points."""
+def check_mutants(course: Course, assignment: str, mutants: list[Variant], sliced: bool = True) -> list[str]:
+    """Each mutant loses points on its own exercise. Unsliced (every exercise in every round, through
+    nbgrader), exercises carrying none must also keep full points beside them."""
     if not mutants:
         return []
-    return check_rounds(course, assignment, plan_rounds(course, assignment, mutants, reference=False, isolation=False))
+    rounds = plan_rounds(course, assignment, mutants, reference=False, isolation=False)
+    return check_rounds(course, assignment, rounds, sliced=sliced)
 
 
 def check_alternatives(course: Course, assignment: str, alternatives: list[Variant]) -> list[str]:
