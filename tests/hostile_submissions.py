@@ -45,6 +45,8 @@ TAMPERING = {
     "tamper-fastapi": ("patches FastAPI", f"{WRONG_DOUBLE}\nfrom fastapi import FastAPI\nFastAPI.__call__ = {NOOP}"),
     "tamper-fake-llm": ("overwrites the fake model's counters",
                         f"{WRONG_DOUBLE}\nfrom coursekit import FakeLLM\nFakeLLM.stats = lambda self: {{'peak_active': 2}}"),
+    "fake-counter": ("sets the fake model's peak concurrency by hand",
+                     f"{WRONG_DOUBLE}\nfrom coursekit import FakeLLM\nmodel = FakeLLM()\nmodel.peak_active = 8"),
     "overwrite-data": ("overwrites a file in data/", f"{WRONG_DOUBLE}\nfrom coursekit import data_path\n"
                        "with open(data_path('fake_llm.json'), 'a') as f:\n    f.write(' ')"),
     "exec-string": ("runs a patch from a string with exec",

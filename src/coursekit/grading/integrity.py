@@ -86,6 +86,8 @@ DENIED_METHODS = {
     "__subclasscheck__", "__getattribute__", "__class__", "__len__", "__contains__", "__hash__",
 }
 TOOLKIT = "coursekit"
+# What FakeLLM counts, and tests read to prove concurrency and calls.
+MODEL_COUNTERS = {"calls", "active", "peak_active", "completed", "failed", "cancelled", "tokens_streamed", "prompts"}
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,8 @@ class _Scanner(ast.NodeVisitor):
         root = _root(target)
         if root is None:
             return
+        if isinstance(target, ast.Attribute) and target.attr in MODEL_COUNTERS and root.id not in ("self", "cls"):
+            self.flag(target, f"sets the fake model's counter {target.attr!r}")
         local = any(root.id in scope for scope in self.function_locals)
         if local:
             return
