@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-JOBS   ?= 2
+JOBS   ?= 3
 
 .PHONY: setup lab test progress release lock bench clean
 
@@ -30,6 +30,7 @@ lab: $(STAMP)
 progress: $(STAMP)
 	$(BIN)/course progress $(NB)
 
+# Three workers on two cores: much of the suite waits on kernels, servers and sockets, not on the CPU.
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
