@@ -203,6 +203,22 @@ async def test_websocket_round_trip_and_close():
             assert await ws.expect_close(1000) == 1000
 
 
+async def test_websocket_sends_binary_frames():
+    app = FastAPI()
+
+    @app.websocket("/bytes")
+    async def bytes_endpoint(ws: WebSocket):
+        await ws.accept()
+        message = await ws.receive()
+        await ws.send_json({"bytes": message.get("bytes", b"").hex(), "text": message.get("text")})
+        await ws.close()
+
+    async with app_client(app) as client:
+        async with websocket(client, "/bytes", timeout=1) as ws:
+            await ws.send_bytes(b"\x00\xff")
+            assert await ws.receive_json() == {"bytes": "00ff", "text": None}
+
+
 async def test_websocket_receive_times_out_readably():
     async with app_client(small_app()) as client:
         async with websocket(client, "/ws", timeout=0.2) as ws:
@@ -337,11 +353,15 @@ async def test_fake_llm_failure_injection():
     with pytest.raises(RateLimitError) as info:
         await llm.complete("hi")
     assert info.value.retry_after > 0
+    llm.fail_next("rate_limit", retry_after=2.5)
+    with pytest.raises(RateLimitError) as info:
+        await llm.complete("hi")
+    assert info.value.retry_after == 2.5 and "2.5 s" in str(info.value)
     llm.fail_next("timeout")
     with pytest.raises(UpstreamTimeout):
         await llm.complete("hi")
     assert await llm.complete("hi there") == llm.reply_for("hi there")
-    assert (llm.failed, llm.completed) == (2, 1)
+    assert (llm.failed, llm.completed) == (3, 1)
 
     llm.fail_next("rate_limit", after_tokens=2)
     received = []

@@ -150,6 +150,10 @@ class WebSocketSession:
     async def send_text(self, text: str) -> None:
         await self.raw.send_text(text)
 
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary frame (a server that only calls receive_text() fails on it)."""
+        await self.raw.send_bytes(data)
+
     async def _receive(self, method: str, timeout: float | None) -> Any:
         limit = self.timeout if timeout is None else timeout
         try:

@@ -66,6 +66,7 @@ class UpstreamTimeout(FakeLLMError):
 class _Failure:
     kind: FailureKind
     after_tokens: int
+    retry_after: float = 1.0
 
 
 def tokenize(text: str) -> list[str]:
@@ -112,12 +113,14 @@ class FakeLLM:
         return tokens if max_tokens is None else tokens[:max_tokens]
 
     # -- failure injection and counters ---------------------------------------------
-    def fail_next(self, kind: FailureKind = "rate_limit", *, times: int = 1, after_tokens: int = 0) -> None:
-        """Make the next `times` calls fail with `kind` (streams after `after_tokens` tokens)."""
+    def fail_next(self, kind: FailureKind = "rate_limit", *, times: int = 1, after_tokens: int = 0,
+                  retry_after: float = 1.0) -> None:
+        """Make the next `times` calls fail with `kind` (streams after `after_tokens` tokens);
+        a rate limit says to retry after `retry_after` seconds."""
         if kind not in ("rate_limit", "timeout", "hang"):
             raise ValueError(f"unknown failure kind {kind!r}: use 'rate_limit', 'timeout' or 'hang'")
         with self._lock:
-            self._failures.extend(_Failure(kind, after_tokens) for _ in range(times))
+            self._failures.extend(_Failure(kind, after_tokens, retry_after) for _ in range(times))
 
     def reset(self) -> None:
         """Zero every counter and forget pending failures."""
@@ -157,7 +160,7 @@ class FakeLLM:
             await asyncio.sleep(self.HANG_SECONDS)
         if failure.kind == "timeout":
             raise UpstreamTimeout()
-        raise RateLimitError()
+        raise RateLimitError(failure.retry_after)
 
     # -- the model's API --------------------------------------------------------------
     async def complete(self, prompt: str, *, max_tokens: int | None = None) -> str:
