@@ -46,6 +46,11 @@ def test_the_scan_leaves_honest_code_alone(fixture_course):
               "doubler = Doubler()\ndoubler.factor = 3\nsettings = {}\nsettings['x'] = 1\n\n"
               "def double(x):\n    result = {}\n    result['value'] = 2 * x\n    return result['value']")
     assert scan(_with(source, "double-answer", honest), source, release) == []
+    # Defining, in one answer, a name another answer defines is the learner's business, not tampering;
+    # so are containers with __len__ and __contains__.
+    scratch = ("def greet(name):\n    return 'Hello, ' + name + '!'\n\nclass Cache:\n    def __len__(self):\n        return 0\n\n"
+               "    def __contains__(self, key):\n        return False\n\ndef double(x):\n    return 2 * x")
+    assert scan(_with(source, "double-answer", scratch), source, release) == []
     edited_demo = _with(source, "double-answer", WRONG_DOUBLE)
     edited_demo.cells[-1].source = "import coursekit\ncoursekit.expect = None"  # a changed non-graded cell is scanned too
     assert [f.reason for f in scan(edited_demo, source, release)] == ["changes coursekit from outside (sets an attribute or item of 'coursekit')"]

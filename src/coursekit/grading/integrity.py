@@ -83,7 +83,7 @@ DENIED_ATTRIBUTES = {
 # Dunders that let an object claim to equal (or be) anything a test compares it with.
 DENIED_METHODS = {
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__instancecheck__",
-    "__subclasscheck__", "__getattribute__", "__class__", "__len__", "__contains__", "__hash__",
+    "__subclasscheck__", "__getattribute__", "__class__",
 }
 TOOLKIT = "coursekit"
 # What FakeLLM counts, and tests read to prove concurrency and calls.
@@ -254,10 +254,11 @@ class Context:
         import coursekit
 
         trusted = {c.source for c in release.cells if c.cell_type == "code" and not is_answer_cell(c)}
-        protected = set(coursekit.__all__) | {"coursekit"}
         allowed: dict[str, set[str]] = {}
         imported: dict[str, str] = {}
         test_ids = set()
+        read_by_tests: set[str] = set()
+        bound_by_course: set[str] = set()  # by set-up, demo and test cells: what the learner does not write
         for cell in source.cells:
             if cell.cell_type != "code":
                 continue
@@ -267,11 +268,15 @@ class Context:
             grade_id = nbgrader_meta(cell).get("grade_id")
             if is_test_cell(cell):
                 test_ids.add(grade_id)
-                protected |= free_names(tree)
-            elif is_answer_cell(cell):
+                read_by_tests |= free_names(tree)
+            if is_answer_cell(cell):
                 allowed[grade_id] = top_level_bindings(tree)
-            if not is_answer_cell(cell):
+            else:
                 imported |= imported_names(tree)
+                bound_by_course |= top_level_bindings(tree)
+        # Names the tests rely on that the course itself provides; what answers define is the learner's.
+        answers_define = set().union(*allowed.values()) if allowed else set()
+        protected = ((read_by_tests & bound_by_course) | set(coursekit.__all__) | {"coursekit"}) - answers_define
         protected -= set(dir(builtins))
         return cls(trusted, protected, allowed, imported, test_ids)
 
