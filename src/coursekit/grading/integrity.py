@@ -10,7 +10,7 @@ accepts it):
    a syntax tree (after IPython's own transforms, so magics and `!` lines are seen too), and
    constructs no exercise of the course needs are reported: code run from strings, imports of
    the toolkit's internals, `importlib`, `builtins`, `unittest.mock`, interpreter hooks,
-   attributes set on imported modules and classes, rebinding the names test cells read,
+   attributes set on imported modules and classes, rebinding names the course provides and test cells read,
    comparison dunders that can always say yes, IPython's hooks.
 2. `guard(nb, nonce)`: a first cell (before any learner code) records IPython's hooks and gives
    the kernel a private copy of data/; a last cell (after every test) reports, keyed by a
