@@ -122,7 +122,11 @@ class Scratch:
 
 def _cell_errors(path: Path) -> dict[str, str]:
     """grade id -> the tail of the error (or stderr) a graded cell produced."""
-    nb = nbformat.read(str(path), as_version=4)
+    return cell_errors(nbformat.read(str(path), as_version=4))
+
+
+def cell_errors(nb: NotebookNode) -> dict[str, str]:
+    """grade id -> the tail of the error (or stderr) a graded cell of an executed notebook produced."""
     errors = {}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")

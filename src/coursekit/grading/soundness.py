@@ -275,7 +275,7 @@ def run_direct(course: Course, assignment: str, rounds: list[Round], nonce: str)
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbgrader.utils import determine_grade
 
-    from .nbgrader import _cell_errors, nbgrader_env
+    from .nbgrader import cell_errors, nbgrader_env
 
     nbgrader_env()  # this Python's bin/ on PATH, as for nbgrader
     results: dict[str, dict[str, CellResult]] = {}
@@ -291,12 +291,7 @@ def run_direct(course: Course, assignment: str, rounds: list[Round], nonce: str)
                 pass  # the cells that ran are graded; the rest score 0, as in nbgrader
         executed[rnd.student] = nb
         cells = {}
-        path = Path(tempfile.mkstemp(suffix=".ipynb")[1])
-        try:
-            nbformat.write(nb, str(path))
-            errors = _cell_errors(path)
-        finally:
-            path.unlink()
+        errors = cell_errors(nb)
         for cell in nb.cells:
             meta = nbgrader_meta(cell)
             if meta.get("grade") and cell.cell_type == "code":
