@@ -140,8 +140,9 @@ def plan_rounds(course: Course, assignment: str, mutants: list[Variant] | None =
                 isolation: bool = True) -> list[Round]:
     """The notebooks that prove the grading contract of one assignment, and what each must score."""
     solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
-    answers = [a for a, _, _ in exercises(course.source_notebook(assignment))]
-    test_to_answer = {t: a for a, t, _ in exercises(course.source_notebook(assignment))}
+    pairs = exercises(course.source_notebook(assignment))
+    answers = [a for a, _, _ in pairs]
+    test_to_answer = {t: a for a, t, _ in pairs}
     rounds: list[Round] = []
     if reference:
         stub = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
@@ -221,6 +222,7 @@ def lean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     assumed: the lean solution must score full points, or the rounds run in full.
     """
     lean = copy.deepcopy(nb)
+    modules = _imported_modules(lean)  # names bound to whole modules anywhere in the notebook
     needed: set[str] = set()
     kept = []
     for cell in reversed(lean.cells):
@@ -232,9 +234,7 @@ def lean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         elif tree is None:
             keep = False
         else:
-            modules = {name for name, path in integrity.imported_names(tree).items() if "." not in path}
-            touched = _touched_roots(tree)
-            changes = integrity.top_level_bindings(tree) | (touched - modules - _imported_modules(lean))
+            changes = integrity.top_level_bindings(tree) | (_touched_roots(tree) - modules)
             keep = bool(changes & needed) or bool(_touched_roots(tree, through_calls=True) & KERNEL_WIDE)
         if keep:
             kept.append(cell)
