@@ -5,7 +5,7 @@
 
 A fresh kernel runs what the named apps need from the reference solution (its set-up cells, its
 answer cells and the demo cells that build something an answer or an app uses; test cells and
-plain demos are left out, as in the grading contract's lean runs), then serves each app with the
+plain demos are left out, much as in the grading contract's lean runs), then serves each app with the
 toolkit's `serve()` (uvicorn on 127.0.0.1, a port bound before the server starts). The servers
 live as long as the kernel: the `with` block's end shuts both down.
 """
@@ -35,10 +35,8 @@ def serving_notebook(notebook: str, apps: dict[str, str], prelude: str = "") -> 
     cell that serves them and prints {name: base URL} as JSON. `prelude` runs first (environment)."""
     nb = nbformat.read(REPO / "solutions" / notebook / f"{notebook}.ipynb", as_version=4)
     nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("grade") and not meta.get("solution"):
-            del cell.metadata["nbgrader"]  # test cells: kept only where something needed is bound there
+    # Test cells go: they check, they do not build (and some reset or reconfigure what they check).
+    nb.cells = [c for c in nb.cells if not (nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution"))]
     entries = ", ".join(f"{name!r}: {expression}" for name, expression in apps.items())
     serve_cell = nbformat.v4.new_code_cell(
         "import json as _json\n"
