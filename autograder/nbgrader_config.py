@@ -25,3 +25,20 @@ c.Execute.interrupt_on_timeout = True
 
 # A learner who deletes a test cell gets it back at grading instead of breaking autograde.
 c.OverwriteCells.add_missing_cells = True
+
+# nbgrader's own commands, tuned (coursekit/grading/preprocessors.py):
+# - autograde puts a test cell's hidden tests back without warning "Attribute 'checksum' ... has
+#   changed!" for every test cell of every student; a test cell the learner edited still warns;
+# - generate_feedback clears hidden tests from the feedback, and the tracebacks that quote them.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "coursekit.grading.preprocessors.RestoreHiddenTests",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "coursekit.grading.preprocessors.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

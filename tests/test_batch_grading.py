@@ -27,7 +27,7 @@ def graded(tmp_path_factory):
 def test_every_submission_gets_an_outcome(graded):
     root, kinds, outcomes = graded
     assert set(outcomes) == set(kinds)
-    report = {row["student"]: row for row in csv.DictReader(open(root / "grading-report.csv"))}
+    report = {row["student"]: row for row in csv.DictReader(open(root / "grading" / ASSIGNMENT / "grading-report.csv"))}
     assert set(report) == set(kinds)
 
 
@@ -55,6 +55,13 @@ def test_broken_answers_cost_only_their_exercise(graded):
     assert "double-tests" in " ".join(outcomes["endless-loop"].notes)
 
 
+def test_a_timeout_says_what_happened_and_what_to_look_for(graded):
+    root, _, _ = graded
+    page = (root / "feedback" / "endless-loop" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "CellTimeoutError: this cell was stopped after 3 s, the time limit of every cell" in page
+    assert "a loop that never ends" in page and "an `await` without a time limit" in page
+
+
 def test_unreadable_and_missing_submissions_score_zero_with_a_reason(graded):
     _, _, outcomes = graded
     assert outcomes["invalid-json"].status == "invalid" and outcomes["invalid-json"].score == 0
@@ -79,10 +86,10 @@ def test_tampering_is_held_for_review_with_zero_points(graded, student):
     assert outcome.status == "held", (student, outcome.status, outcome.flags, scores(outcome))
     assert outcome.score == 0 and all(c.score == 0 for c in outcome.cells.values())
     assert any(f.startswith(("tampering suspected:", "integrity check:")) for f in outcome.flags), outcome.flags
-    report = {row["student"]: row for row in csv.DictReader(open(root / "grading-report.csv"))}
+    report = {row["student"]: row for row in csv.DictReader(open(root / "grading" / ASSIGNMENT / "grading-report.csv"))}
     assert report[student]["status"] == "held" and report[student]["review"] == "yes" and report[student]["score"] == "0"
     assert report[student]["flags"]
-    grades = {row["student"]: row for row in csv.DictReader(open(root / "grades.csv"))}
+    grades = {row["student"]: row for row in csv.DictReader(open(root / "grading" / ASSIGNMENT / "grades.csv"))}
     assert grades[student]["score"] == "0"
     page = (root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert "held for review" in page
@@ -109,9 +116,9 @@ def test_the_instructor_can_accept_a_held_submission(graded):
     assert score == 2
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         assert gb.find_submission(ASSIGNMENT, "tamper-globals").score == 2
-    report = {row["student"]: row for row in csv.DictReader(open(root / "grading-report.csv"))}
+    report = {row["student"]: row for row in csv.DictReader(open(root / "grading" / ASSIGNMENT / "grading-report.csv"))}
     assert report["tamper-globals"]["status"] == "accepted" and report["tamper-globals"]["score"] == "2"
-    assert {row["student"]: row for row in csv.DictReader(open(root / "grades.csv"))}["tamper-globals"]["score"] == "2"
+    assert {row["student"]: row for row in csv.DictReader(open(root / "grading" / ASSIGNMENT / "grades.csv"))}["tamper-globals"]["score"] == "2"
     with pytest.raises(KeyError, match="no held submission"):
         accept(root, ASSIGNMENT, "tamper-globals")
     # What the later tests compare with the gradebook: the accepted scores.
@@ -122,7 +129,7 @@ def test_gradebook_and_grades_csv_agree(graded):
     from nbgrader.api import Gradebook
 
     root, _, outcomes = graded
-    rows = {row["student"]: row for row in csv.DictReader(open(root / "grades.csv"))}
+    rows = {row["student"]: row for row in csv.DictReader(open(root / "grading" / ASSIGNMENT / "grades.csv"))}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         for student, outcome in outcomes.items():
             assert float(rows[student]["score"]) == outcome.score
@@ -145,7 +152,7 @@ def test_class_report_shows_pass_rates_and_the_distribution(graded):
 
     root, _, outcomes = graded
     course_source = root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    csv_path, png_path, table = write_report(f"sqlite:///{root / 'gradebook.db'}", ASSIGNMENT, course_source, root / "reports")
+    csv_path, png_path, table = write_report(f"sqlite:///{root / 'gradebook.db'}", ASSIGNMENT, course_source, root / "grading" / ASSIGNMENT)
     rows = {row["test_cell"]: row for row in csv.DictReader(open(csv_path))}
     expected = sum("greet-tests" in o.cells and o.cells["greet-tests"].score >= 2 for o in outcomes.values()) / len(outcomes)
     assert float(rows["greet-tests"]["pass_rate"]) == pytest.approx(expected, abs=0.01)
@@ -170,4 +177,4 @@ def test_grade_command_grades_a_course_folder_and_reports(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ada" in proc.stdout and "0/3" in proc.stdout and "class report:" in proc.stdout
-    assert (root / "gradebook.db").exists() and (root / "reports" / ASSIGNMENT / "class-report.png").exists()
+    assert (root / "gradebook.db").exists() and (root / "grading" / ASSIGNMENT / "class-report.png").exists()

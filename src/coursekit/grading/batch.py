@@ -19,12 +19,13 @@ The course folder is an nbgrader course (`solutions/` source, `notebooks/` relea
 3. Merge, serially: scores are written into the course's gradebook through nbgrader's
    API (one transaction per student), autograded notebooks are copied, and each student
    gets a feedback page that shows every exercise's outcome and failure message but not
-   the (hidden) test code. grades.csv and grading-report.csv summarise the batch.
+   the (hidden) test code. grading/ASSIGNMENT/grades.csv and grading-report.csv summarise the
+   batch, and grading/grades.csv has every student's total for every assignment graded so far.
 
 A submission that the scan or the integrity report finds tampering in is **held**: every
 exercise scores 0 (gradebook and grades.csv) and grading-report.csv says why, until the
 instructor looks and runs `course grade ASSIGNMENT --accept STUDENT`, which puts the scores
-it earned back (kept in reports/ASSIGNMENT/held.json meanwhile).
+it earned back (kept in grading/ASSIGNMENT/held.json meanwhile).
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ from pathlib import Path
 import nbformat
 
 from . import integrity
-from .course import Course
+from .course import Course, grading_dir
 from .lint import exercises, is_test_cell, nbgrader_meta
 from .nbgrader import CellResult, Scratch, _cell_errors, ensure_bin_on_path, nbgrader_env
+from .report import write_course_grades
+from .soundness import CELL_TIMEOUT
 
 @dataclass
 class Outcome:
@@ -211,7 +214,17 @@ def _merge_into_gradebook(db_url: str, assignment: str, outcome: Outcome) -> Non
         gb.db.commit()
 
 
-def _feedback_page(assignment: str, outcome: Outcome, pairs: list[tuple[str, str, float]]) -> str:
+def explain(error: str, cell_timeout: int = CELL_TIMEOUT) -> str:
+    """The failure message for a learner: a timeout says what happened and what to look for."""
+    if error.startswith("CellTimeoutError"):
+        return (f"CellTimeoutError: this cell was stopped after {cell_timeout} s, the time limit of every cell. "
+                "Something in it never finished: look for a loop that never ends (a condition that never "
+                "becomes false, a `while True` without a `break`), or an `await` without a time limit (a "
+                "request, queue or stream that never answers: give it one with `asyncio.wait_for`).")
+    return error
+
+
+def _feedback_page(assignment: str, outcome: Outcome, pairs: list[tuple[str, str, float]], cell_timeout: int = CELL_TIMEOUT) -> str:
     rows = []
     for number, (_, test_id, points) in enumerate(pairs, start=1):
         result = outcome.cells.get(test_id)
@@ -223,7 +236,7 @@ def _feedback_page(assignment: str, outcome: Outcome, pairs: list[tuple[str, str
         elif score >= points:
             message = "passed every test, visible and hidden"
         else:
-            message = result.error or "failed"
+            message = explain(result.error, cell_timeout) or "failed"
         rows.append(
             f"<tr class={'ok' if score >= points else 'ko'}><td>Exercise {number}</td><td>{html.escape(test_id)}</td>"
             f"<td>{score:g} / {points:g}</td><td><pre>{html.escape(message)}</pre></td></tr>"
@@ -295,7 +308,7 @@ def grade_batch(
                         if not worker.results(student)[0]:
                             logs[student] = worker.grade({student: runnable[student]}, student_timeout)[1]
                 for student in shard:
-                    _collect(worker, outcomes[student], course_dir, assignment, logs[student])
+                    _collect(worker, outcomes[student], course_dir, assignment, logs[student], cell_timeout or CELL_TIMEOUT)
             finally:
                 worker.close()
 
@@ -310,9 +323,11 @@ def grade_batch(
         _merge_into_gradebook(db_url, assignment, outcome)
         feedback = course_dir / "feedback" / student / assignment
         feedback.mkdir(parents=True, exist_ok=True)
-        (feedback / f"{assignment}.html").write_text(_feedback_page(assignment, outcome, pairs), encoding="utf-8")
+        page = _feedback_page(assignment, outcome, pairs, cell_timeout or CELL_TIMEOUT)
+        (feedback / f"{assignment}.html").write_text(page, encoding="utf-8")
     result = BatchResult([outcomes[s] for s in students], time.perf_counter() - start, sum(p for _, _, p in pairs))
     _write_reports(course_dir, assignment, result, pairs)
+    write_course_grades(db_url, grading_dir(course_dir) / "grades.csv")
     return result
 
 
@@ -336,7 +351,7 @@ def _hold_if_tampered(outcome: Outcome, course_dir: Path, assignment: str) -> No
     outcome.notes.append("held for review: every exercise scores 0 until the instructor accepts the submission")
 
 
-def _collect(worker: Worker, outcome: Outcome, course_dir: Path, assignment: str, log: str) -> None:
+def _collect(worker: Worker, outcome: Outcome, course_dir: Path, assignment: str, log: str, cell_timeout: int) -> None:
     cells, graded = worker.results(outcome.student)
     if not cells:
         outcome.status = "failed"
@@ -350,7 +365,7 @@ def _collect(worker: Worker, outcome: Outcome, course_dir: Path, assignment: str
     shutil.copy2(graded, target / f"{assignment}.ipynb")
     timeouts = [g for g, c in cells.items() if "CellTimeoutError" in c.error or "Timeout" in c.error]
     if timeouts:
-        outcome.notes.append(f"cells stopped for running too long: {', '.join(timeouts)}")
+        outcome.notes.append(f"cells stopped for running past the {cell_timeout} s limit: {', '.join(timeouts)}")
 
 
 def _ensure_assignment_in_gradebook(template: Path, db_url: str, assignment: str) -> None:
@@ -379,7 +394,7 @@ def _ensure_assignment_in_gradebook(template: Path, db_url: str, assignment: str
 
 
 def held_file(course_dir: Path, assignment: str) -> Path:
-    return course_dir / "reports" / assignment / "held.json"
+    return grading_dir(course_dir, assignment) / "held.json"
 
 
 def accept(course_dir: Path, assignment: str, student: str, db_url: str | None = None, course: Course | None = None) -> float:
@@ -398,7 +413,7 @@ def accept(course_dir: Path, assignment: str, student: str, db_url: str | None =
     for name, update in (("grades.csv", lambda row: row | {"score": f"{outcome.score:g}", **{t: f"{c.score:g}" for t, c in outcome.cells.items() if t in row}}),
                          ("grading-report.csv", lambda row: row | {"status": "accepted", "score": f"{outcome.score:g}",
                                                                    "notes": row["notes"] + "; accepted by the instructor after review"})):
-        table = course_dir / name
+        table = grading_dir(course_dir, assignment) / name
         if not table.exists():
             continue
         with open(table, newline="") as f:
@@ -407,20 +422,22 @@ def accept(course_dir: Path, assignment: str, student: str, db_url: str | None =
             writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
             writer.writeheader()
             writer.writerows(update(row) if row["student"] == student else row for row in rows)
+    write_course_grades(db_url, grading_dir(course_dir) / "grades.csv")
     return outcome.score
 
 
 def _write_reports(course_dir: Path, assignment: str, result: BatchResult, pairs: list[tuple[str, str, float]]) -> None:
+    out = grading_dir(course_dir, assignment)
+    out.mkdir(parents=True, exist_ok=True)
     held = {o.student: o.held for o in result.outcomes if o.status == "held"}
-    held_file(course_dir, assignment).parent.mkdir(parents=True, exist_ok=True)
     held_file(course_dir, assignment).write_text(json.dumps(held, indent=1, sort_keys=True))
-    with open(course_dir / "grades.csv", "w", newline="") as f:
+    with open(out / "grades.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "assignment", "score", "max_score", *[t for _, t, _ in pairs]])
         for o in result.outcomes:
             writer.writerow([o.student, assignment, f"{o.score:g}", f"{result.max_score:g}",
                              *[f"{o.cells[t].score:g}" if t in o.cells else "0" for _, t, _ in pairs]])
-    with open(course_dir / "grading-report.csv", "w", newline="") as f:
+    with open(out / "grading-report.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "status", "score", "review", "flags", "notes"])
         for o in result.outcomes:

@@ -8,11 +8,12 @@
                                       cell) against the budgets; --suite also times `make test`
     course grade ASSIGNMENT [--course DIR] [--jobs N]
                                       grade every submission in DIR/submitted/ (parallel, survives
-                                      hostile notebooks); writes the gradebook, feedback/, grades.csv
-                                      and grading-report.csv
+                                      hostile notebooks); writes the gradebook, feedback/, and
+                                      grading/ASSIGNMENT/ (grades.csv, grading-report.csv, the class
+                                      report) and grading/grades.csv (every assignment so far)
     course report ASSIGNMENT [--course DIR]
                                       class report from the gradebook: pass rate per exercise,
-                                      score distribution (reports/ASSIGNMENT/class-report.csv, .png)
+                                      score distribution (grading/ASSIGNMENT/class-report.csv, .png)
     course grade-bench [ASSIGNMENT]   time batch grading against plain sequential nbgrader autograde
                                       on synthetic submissions (solution, stub, every mutant)
 """
@@ -25,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from .course import REPO, Course
+from .course import REPO, Course, grading_dir
 from .lint import lint_course
 from .progress import collect, render
 from .soundness import generate_release
@@ -147,8 +148,9 @@ def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str 
         review = "  REVIEW: " + "; ".join(o.flags) if o.flags else ""
         notes = f"  ({'; '.join(o.notes)})" if o.notes else ""
         print(f"{o.student:{width}}  {o.status:8} {o.score:g}/{result.max_score:g}{review}{notes}")
+    out = grading_dir(folder, assignment)
     print(f"\n{len(result.outcomes)} submissions graded in {result.seconds:.0f} s with {jobs} workers; "
-          f"see {folder / 'grades.csv'}, {folder / 'grading-report.csv'} and {folder / 'feedback'}/")
+          f"see {out / 'grades.csv'}, {out / 'grading-report.csv'} and {folder / 'feedback'}/")
     return cmd_report(course, assignment, folder, db)
 
 
@@ -160,16 +162,18 @@ def cmd_accept(course: Course, assignment: str, folder: Path, student: str, db: 
     except KeyError as exc:
         print(exc.args[0])
         return 2
-    print(f"{student}: accepted after review; {assignment} now scores {score:g} in the gradebook, grades.csv and grading-report.csv")
+    print(f"{student}: accepted after review; {assignment} now scores {score:g} in the gradebook and in "
+          f"{grading_dir(folder, assignment)}/ (grades.csv, grading-report.csv)")
     return 0
 
 
 def cmd_report(course: Course, assignment: str, folder: Path, db: str | None) -> int:
-    from .report import write_report
+    from .report import write_course_grades, write_report
 
     db = db or gradebook_url(folder)
-    csv_path, png_path, table = write_report(db, assignment, course.source_notebook(assignment), folder / "reports" / assignment)
-    print(f"\n{table}\n\nclass report: {csv_path} and {png_path}")
+    csv_path, png_path, table = write_report(db, assignment, course.source_notebook(assignment), grading_dir(folder, assignment))
+    grades = write_course_grades(db, grading_dir(folder) / "grades.csv")
+    print(f"\n{table}\n\nclass report: {csv_path} and {png_path}\ncourse grades, every assignment: {grades}")
     return 0
 
 

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
+GRADING = "grading"  # what grading writes, in the course folder (ignored by git)
+
+
+def grading_dir(course_dir: Path, assignment: str | None = None) -> Path:
+    """Where grading writes: grading/ASSIGNMENT/ for one assignment, grading/ for the whole course."""
+    return course_dir / GRADING / assignment if assignment else course_dir / GRADING
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
 """Class report from the gradebook: which exercises the class fails most, and how scores spread.
 
 Writes class-report.csv (one row per exercise) and class-report.png (pass rate per
-exercise, hardest first, and the distribution of total scores).
+exercise, hardest first, and the distribution of total scores), and the course-wide
+grades table (one row per student, one column per assignment graded so far).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .lint import exercises
 from .nbgrader import ensure_bin_on_path
@@ -46,6 +49,43 @@ def class_stats(db_url: str, assignment: str, source_notebook: Path) -> tuple[li
     return stats, totals, sum(p for _, _, p in pairs)
 
 
+def write_course_grades(db_url: str, path: Path) -> Path:
+    """Every student's total for every assignment in the gradebook (blank: no submission), and the sum."""
+    from nbgrader.api import Gradebook
+
+    ensure_bin_on_path()
+    with Gradebook(db_url) as gb:
+        assignments = sorted(a.name for a in gb.assignments)
+        totals: dict[str, dict[str, float]] = {s.id: {} for s in gb.students}
+        for assignment in assignments:
+            for submission in gb.assignment_submissions(assignment):
+                totals.setdefault(submission.student.id, {})[assignment] = float(submission.score)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *assignments, "total"])
+        for student in sorted(totals):
+            scores = totals[student]
+            writer.writerow([student, *[f"{scores[a]:g}" if a in scores else "" for a in assignments],
+                             f"{sum(scores.values()):g}"])
+    return path
+
+
+def plot_score_distribution(ax: Any, totals: list[float], max_total: float) -> None:
+    """Histogram of total scores: whole students on the y axis, at most about 15 labels on the x axis."""
+    from matplotlib.ticker import MaxNLocator
+
+    width = max(1, math.ceil((max_total + 1) / 40))  # one bar per point, up to 40 bars
+    edges = [x * width - 0.5 for x in range(math.ceil((max_total + 1) / width) + 1)]
+    ax.hist(totals, bins=edges, color="#4f81bd", edgecolor="white")
+    ax.set_xlim(edges[0], edges[-1])
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=15, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"total score (out of {max_total:g})" + (f"; a bar spans {width} points" if width > 1 else ""))
+    ax.set_ylabel("students")
+    ax.set_title(f"Score distribution ({len(totals)} submissions)")
+
+
 def write_report(db_url: str, assignment: str, source_notebook: Path, out_dir: Path) -> tuple[Path, Path, str]:
     """Write the CSV and the plot; return their paths and a text table."""
     import matplotlib
@@ -71,12 +111,7 @@ def write_report(db_url: str, assignment: str, source_notebook: Path, out_dir: P
     left.invert_yaxis()
     left.set_xlabel("students with full points (%)")
     left.set_title("Exercises, hardest first")
-    edges = [x - 0.5 for x in range(int(max_total) + 2)]  # one bar per whole point
-    right.hist(totals, bins=edges, color="#4f81bd", edgecolor="white")
-    right.set_xticks(range(int(max_total) + 1))
-    right.set_xlabel(f"total score (out of {max_total:g})")
-    right.set_ylabel("students")
-    right.set_title(f"Score distribution ({len(totals)} submissions)")
+    plot_score_distribution(right, totals, max_total)
     fig.suptitle(f"{assignment}: class report")
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
