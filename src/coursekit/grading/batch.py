@@ -198,14 +198,38 @@ def _template(course: Course, assignment: str) -> Path:
 
 
 # -- 3. merge, feedback and reports ----------------------------------------------------------
-def _merge_into_gradebook(db_url: str, assignment: str, outcome: Outcome) -> None:
+# What `nbgrader submit` puts beside the notebook, and nbgrader's later steps read: the time of the
+# submission (the gradebook's, lateness) and the secret that names the feedback `release_feedback` publishes.
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+def _submission_files(course_dir: Path, assignment: str, student: str) -> list[Path]:
+    folder = course_dir / "submitted" / student / assignment
+    return [folder / name for name in SUBMISSION_FILES if (folder / name).is_file()]
+
+
+def _submitted_at(files: list[Path]) -> str | None:
+    """The submission's time from its timestamp.txt, if it has a readable one."""
+    from nbgrader.utils import parse_utc
+
+    for path in files:
+        if path.name == "timestamp.txt":
+            text = path.read_text().strip()
+            try:
+                return text if parse_utc(text) else None
+            except (ValueError, OverflowError):
+                return None
+    return None
+
+
+def _merge_into_gradebook(db_url: str, assignment: str, outcome: Outcome, submitted_at: str | None = None) -> None:
     from nbgrader.api import Gradebook
 
     # nbgrader's own API trips SQLAlchemy's autoflush warnings when it creates a submission.
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")
         gb.update_or_create_student(outcome.student)
-        gb.update_or_create_submission(assignment, outcome.student)
+        gb.update_or_create_submission(assignment, outcome.student, **({"timestamp": submitted_at} if submitted_at else {}))
         submission = gb.find_submission_notebook(assignment, assignment, outcome.student)
         for grade in submission.grades:  # a submission that could not be run scores 0 everywhere
             result = outcome.cells.get(grade.name)
@@ -320,9 +344,12 @@ def grade_batch(
     for student in students:  # serial: one writer for the gradebook
         outcome = outcomes[student]
         _hold_if_tampered(outcome, course_dir, assignment)
-        _merge_into_gradebook(db_url, assignment, outcome)
+        files = _submission_files(course_dir, assignment, student)
+        _merge_into_gradebook(db_url, assignment, outcome, _submitted_at(files))
         feedback = course_dir / "feedback" / student / assignment
         feedback.mkdir(parents=True, exist_ok=True)
+        for path in files:  # as nbgrader's generate_feedback does: release_feedback needs them
+            shutil.copy2(path, feedback / path.name)
         page = _feedback_page(assignment, outcome, pairs, cell_timeout or CELL_TIMEOUT)
         (feedback / f"{assignment}.html").write_text(page, encoding="utf-8")
     result = BatchResult([outcomes[s] for s in students], time.perf_counter() - start, sum(p for _, _, p in pairs))
@@ -363,6 +390,8 @@ def _collect(worker: Worker, outcome: Outcome, course_dir: Path, assignment: str
     target = course_dir / "autograded" / outcome.student / assignment
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(graded, target / f"{assignment}.ipynb")
+    for path in _submission_files(course_dir, assignment, outcome.student):  # as nbgrader's autograde does
+        shutil.copy2(path, target / path.name)
     timeouts = [g for g, c in cells.items() if "CellTimeoutError" in c.error or "Timeout" in c.error]
     if timeouts:
         outcome.notes.append(f"cells stopped for running past the {cell_timeout} s limit: {', '.join(timeouts)}")
