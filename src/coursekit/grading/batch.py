@@ -471,37 +471,3 @@ def _write_reports(course_dir: Path, assignment: str, result: BatchResult, pairs
         writer.writerow(["student", "status", "score", "review", "flags", "notes"])
         for o in result.outcomes:
             writer.writerow([o.student, o.status, f"{o.score:g}", "yes" if o.flags else "", "; ".join(o.flags), "; ".join(o.notes)])
-
-
-def grade_benchmark(course: Course, assignment: str, jobs: int = 2) -> tuple[float, float, int]:
-    """Seconds for plain sequential `nbgrader autograde` and for grade_batch, on the same submissions.
-
-    The submissions are the solution, the released stub and every mutant (at least 20 in all,
-    padded with copies of the solution).
-    """
-    from .mutants import load_mutants
-
-    solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
-    stub = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
-    submissions = {"solution": solution, "stub": stub} | {m.student: m.apply(solution) for m in load_mutants(course, assignment)}
-    for i in range(max(0, 20 - len(submissions))):
-        submissions[f"solution-copy-{i + 1}"] = solution
-    with tempfile.TemporaryDirectory(prefix="course-grade-bench-") as tmp:
-        folder = Path(tmp) / "course"
-        for student, nb in submissions.items():
-            target = folder / "submitted" / student / assignment
-            target.mkdir(parents=True)
-            nbformat.write(nb, str(target / f"{assignment}.ipynb"))
-        # Plain nbgrader: generate once, then one sequential autograde of everyone.
-        template = _template(course, assignment)
-        try:
-            shutil.copytree(folder / "submitted", template / "submitted")
-            start = time.perf_counter()
-            run_in_own_group([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"], template, 3600)
-            sequential = time.perf_counter() - start
-        finally:
-            shutil.rmtree(template, ignore_errors=True)
-        start = time.perf_counter()
-        grade_batch(folder, assignment, jobs=jobs, course=course)
-        parallel = time.perf_counter() - start
-    return sequential, parallel, len(submissions)
