@@ -32,37 +32,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_jupyterlab(command: list[str], env: dict[str, str], token: str, logs: Path) -> tuple[subprocess.Popen, str]:
+    """Start JupyterLab on a free port and wait (60 s at most) until it answers with our token.
+
+    JupyterLab binds the port itself, so another program may take it between our choice and its bind: with
+    --port-retries=0 JupyterLab then says so and exits (instead of moving to a port we do not know), and we
+    try another port.
+    """
+    for attempt in range(1, 4):
+        port, log_path = free_port(), logs / f"jupyterlab-{attempt}.log"
+        with open(log_path, "w") as log:
+            server = subprocess.Popen(command + [f"--port={port}", "--port-retries=0"], stdout=log, stderr=log,
+                                      env=env, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                return server, base
+            except OSError:
+                pass
+            if "is already in use" in log_path.read_text():
+                stop(server)
+                break  # the port was taken: try another one
+            if server.poll() is not None or time.monotonic() > deadline:
+                stop(server)
+                raise RuntimeError("JupyterLab exited, or did not answer within 60 s:\n" + log_path.read_text()[-2000:])
+            time.sleep(0.3)
+    raise RuntimeError("JupyterLab found its port taken 3 times in a row:\n" + log_path.read_text()[-2000:])
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
 @pytest.fixture
 def jupyterlab(tmp_path):
     shutil.copytree(REPO / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
-    port, token = free_port(), "course-browser-test"
+    token = "course-browser-test"
     command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if hasattr(os, "getuid") and os.getuid() == 0:
         command.append("--allow-root")
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    logs = tmp_path / ".logs"  # hidden from JupyterLab's file browser (and so from the screenshot)
+    logs.mkdir()
+    server, base = start_jupyterlab(command, env, token, logs)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("JupyterLab did not start within 60 s")
-                time.sleep(0.3)
         yield base, token
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
 
 
 def test_released_notebook_runs_in_jupyterlab_with_nbgrader_validate(jupyterlab):
