@@ -38,6 +38,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GenerateFeedback.preprocessors = [
+    "coursekit.grading.preprocessors.DropIntegrityCells",
     "nbgrader.preprocessors.GetGrades",
     "coursekit.grading.preprocessors.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

@@ -151,6 +151,7 @@ def test_nbgrader_generate_feedback_never_shows_hidden_tests(course_dir):
         assert 'expect(greet("Ada")' in text, student  # nbgrader's page: the whole notebook, visible tests included
         leaked = [code for code in HIDDEN_CODE if code in text]
         assert not leaked, (student, leaked)
+        assert "_ci_" not in text and "integrity" not in text.lower(), f"{student}: the grader's integrity cells are on the page"
     # What failed is still said: the error, without the traceback that quotes the hidden lines.
     assert "ValueError: no name" in _visible_text(course_dir / "feedback" / "cy" / ASSIGNMENT / f"{ASSIGNMENT}.html")
 

@@ -9,13 +9,16 @@
   test cells hold the hidden tests again (jupyter/nbgrader#917). This clears the hidden part from
   the source and cuts error tracebacks in those cells down to the error's type and message, since
   a traceback quotes the lines around the one that failed.
+- DropIntegrityCells (generate_feedback): `course grade` runs each submission between two cells of
+  its own (integrity.guard); they are the grader's, not the learner's, and have no place on the
+  learner's page.
 """
 
 from __future__ import annotations
 
 from nbformat import NotebookNode
 from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import List
 
 
@@ -54,3 +57,13 @@ class HideHiddenTests(ClearHiddenTests):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+class DropIntegrityCells(NbGraderPreprocessor):
+    """Removes the grader's integrity cells (marked by integrity.guard) from the notebook."""
+
+    display_data_priority = List(config=True)  # as GetGrades: takes the HTML exporter's setting without a warning
+
+    def preprocess(self, nb, resources):
+        nb.cells = [cell for cell in nb.cells if not cell.metadata.get("course_integrity")]
+        return nb, resources
