@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -261,28 +262,30 @@ async def test_serve_streams_incrementally_on_a_real_socket():
     with serve(streaming_app(llm)) as server:
         assert server.url.startswith("http://127.0.0.1:")
         async with server.client() as client:
-            arrivals, tokens = [], []
-            start = time.monotonic()
+            generated_at_first_token, tokens = None, []
             async with sse_stream(client, "GET", "/tokens", params={"prompt": prompt}) as stream:
                 async for event in stream:
-                    arrivals.append(time.monotonic() - start)
+                    if generated_at_first_token is None:
+                        generated_at_first_token = llm.completed
                     if event.data == "[DONE]":
                         break
                     tokens.append(json.loads(event.data)["token"])
     assert tokens == expected
-    # The first token arrived long before the last one: the body was not buffered.
-    assert arrivals[0] < arrivals[-1] / 2
+    # Counted, not timed: when the first token reached the client, the model had not finished its
+    # reply yet, so the body was not buffered (a buffered body arrives only after completion).
+    assert generated_at_first_token == 0 and llm.completed == 1
 
 
 async def test_serve_stops_when_the_block_fails():
     app = streaming_app(FakeLLM())
     with pytest.raises(ZeroDivisionError):
         with serve(app) as server:
-            url = server.url
+            port = server.port
+            assert any(t.name == f"uvicorn-{port}" for t in threading.enumerate())
             1 / 0
-    with pytest.raises(httpx.ConnectError):
-        async with httpx.AsyncClient() as client:
-            await client.get(url + "/health", timeout=2)
+    # The server's thread is gone (serve joins it), so nothing answers on that port any more. Checked
+    # through the thread, not by connecting: another process may take the freed port at any time.
+    assert not any(t.name == f"uvicorn-{port}" for t in threading.enumerate())
 
 
 async def test_client_disconnect_cancels_generation_on_real_server():
@@ -406,7 +409,7 @@ async def test_serve_answers_kept_alive_requests_without_nagle_delay():
                 start = time.perf_counter()
                 await client.get("/health")
                 durations.append(time.perf_counter() - start)
-    # With Nagle's algorithm on, every request on a kept-alive connection waits ~40 ms; without
-    # it, well under 1 ms. The median against 25 ms leaves a wide margin for a busy machine.
-    median = sorted(durations)[len(durations) // 2]
-    assert median < 0.025, f"median {median * 1000:.0f} ms per request on a kept-alive connection"
+    # With Nagle's algorithm on, EVERY request on a kept-alive connection waits ~40 ms for a delayed
+    # ACK; without it, well under 1 ms. So the fastest of nine tells, however busy the machine is.
+    fastest = min(durations)
+    assert fastest < 0.030, f"the fastest of 9 requests on a kept-alive connection took {fastest * 1000:.0f} ms"
