@@ -212,21 +212,30 @@ def test_nbval_names_the_failing_cell(tmp_path):
 
 def test_rounds_run_lean_only_when_the_lean_solution_keeps_full_marks(tmp_path):
     # Rounds leave out demo cells that nothing later reads. Here an exercise needs a file that a
-    # demo cell writes without binding any name: the lean solution loses points, so the rounds
-    # run in full, and a mutant is still judged on the real notebook.
+    # demo cell's CALL writes, through a function defined earlier: the call binds no name and
+    # writes nothing itself, so the lean notebook drops it, the lean solution loses points, the
+    # rounds run in full, and a mutant is still judged on the real notebook.
     from coursekit.grading.authoring import code
     from coursekit.grading.soundness import check_rounds, plan_rounds
 
-    cells = demo_cells()
-    cells.insert(1, code("import pathlib\npathlib.Path('factor.txt').write_text('2')"))
-    cells[3] = answer("double-answer", "def double(x):\n    ### BEGIN SOLUTION\n    return int(open('factor.txt').read()) * x\n    ### END SOLUTION")
-    course = make_course(tmp_path / "lean", cells, mutants=MUTANTS.replace("return 2 * x", "return int(open('factor.txt').read()) * x"))
-    notes: list[str] = []
-    rounds = plan_rounds(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT), reference=False, isolation=False)
-    assert check_rounds(course, ASSIGNMENT, rounds, notes=notes) == []
-    assert notes == ["1 rounds ran in full: the lean solution lost points"]
-    notes.clear()
+    needs_file = "return int(open('factor.txt').read()) * x"
+
+    def course_with(*extra_cells, name):
+        cells = demo_cells()
+        cells[2] = answer("double-answer", f"def double(x):\n    ### BEGIN SOLUTION\n    {needs_file}\n    ### END SOLUTION")
+        cells[1:1] = [code(c) for c in extra_cells]
+        return make_course(tmp_path / name, cells, mutants=MUTANTS.replace("return 2 * x", needs_file))
+
+    def rounds_note(course):
+        notes: list[str] = []
+        rounds = plan_rounds(course, ASSIGNMENT, load_mutants(course, ASSIGNMENT), reference=False, isolation=False)
+        assert check_rounds(course, ASSIGNMENT, rounds, notes=notes) == []
+        return notes
+
+    hidden = course_with("def prepare():\n    open('factor.txt', 'w').write('2')", "prepare()", name="hidden")
+    assert rounds_note(hidden) == ["1 rounds ran in full: the lean solution lost points"]
+    # A cell that writes a file itself is kept (a later cell may read the file by name): lean holds.
+    direct = course_with("import pathlib\npathlib.Path('factor.txt').write_text('2')", name="direct")
+    assert rounds_note(direct) == ["1 rounds ran lean (without demo cells)"]
     plain = make_course(tmp_path / "plain")
-    rounds = plan_rounds(plain, ASSIGNMENT, load_mutants(plain, ASSIGNMENT), reference=False, isolation=False)
-    assert check_rounds(plain, ASSIGNMENT, rounds, notes=notes) == []
-    assert notes == ["1 rounds ran lean (without demo cells)"]
+    assert rounds_note(plain) == ["1 rounds ran lean (without demo cells)"]

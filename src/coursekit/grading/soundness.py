@@ -203,6 +203,26 @@ def _touched_roots(tree, through_calls: bool = False) -> set[str]:
     return roots
 
 
+FILE_WRITERS = {"write_text", "write_bytes", "mkdir", "touch", "copy", "copy2", "copyfile", "copytree"}
+
+
+def _writes_files(tree) -> bool:
+    """Whether a cell writes to disk (`path.write_text(...)`, `open(p, "w")`, `shutil.copy(...)`):
+    what it writes may be read later by name from a file (a module a server imports), not a variable."""
+    import ast
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr in FILE_WRITERS:
+            return True
+        if isinstance(node.func, ast.Name) and node.func.id == "open":
+            modes = [a for a in node.args[1:2]] + [k.value for k in node.keywords if k.arg == "mode"]
+            if any(isinstance(m, ast.Constant) and isinstance(m.value, str) and set(m.value) & set("wax+") for m in modes):
+                return True
+    return False
+
+
 def _imported_modules(nb: nbformat.NotebookNode) -> set[str]:
     """Names bound to whole modules by the notebook's imports (calling into them changes nothing)."""
     names = set()
@@ -235,7 +255,8 @@ def lean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             keep = False
         else:
             changes = integrity.top_level_bindings(tree) | (_touched_roots(tree) - modules)
-            keep = bool(changes & needed) or bool(_touched_roots(tree, through_calls=True) & KERNEL_WIDE)
+            keep = bool(changes & needed) or bool(_touched_roots(tree, through_calls=True) & KERNEL_WIDE) \
+                or _writes_files(tree)
         if keep:
             kept.append(cell)
             if tree is not None:
