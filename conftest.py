@@ -17,6 +17,12 @@ LONGEST_FIRST = ["11_deployment", "05_websockets", "13_capstone", "04_async_awai
                  "12_interview_questions", "07_databases", "02_receptionist", "01_fastapi_overview"]
 
 
+SHARED_MODULE_FIXTURE = {
+    "tests/test_batch_grading.py": "batch-grading",
+    "tests/test_grading_outputs.py": "grading-outputs",
+}
+
+
 def _start_order(item) -> tuple[int, int]:
     if "test_grading_contract[" in item.nodeid:
         name = item.nodeid.split("[")[1].rstrip("]")
@@ -30,9 +36,10 @@ def _start_order(item) -> tuple[int, int]:
 def pytest_collection_modifyitems(items):
     items.sort(key=_start_order)  # stable: everything else keeps its order
     for item in items:
-        if item.nodeid.startswith("tests/test_batch_grading.py"):
-            # One graded batch (a module fixture of about a minute) for the whole module, on one worker.
-            item.add_marker(pytest.mark.xdist_group("batch-grading"))
+        module = item.nodeid.split("::")[0]
+        if module in SHARED_MODULE_FIXTURE:
+            # A costly module fixture (a graded batch, a kernel) built once, so the module stays on one worker.
+            item.add_marker(pytest.mark.xdist_group(SHARED_MODULE_FIXTURE[module]))
         if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
             # nbval runs a notebook cell by cell in one kernel: the cells must stay together.
             item.add_marker(pytest.mark.xdist_group("nbval-" + Path(item.nodeid.split("::")[0]).stem))
