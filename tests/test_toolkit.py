@@ -413,3 +413,82 @@ async def test_serve_answers_kept_alive_requests_without_nagle_delay():
     # ACK; without it, well under 1 ms. So the fastest of nine tells, however busy the machine is.
     fastest = min(durations)
     assert fastest < 0.030, f"the fastest of 9 requests on a kept-alive connection took {fastest * 1000:.0f} ms"
+
+
+# -- reference parts: 06's token issuer and reader, 13's contract stand-in ---------------------------
+async def test_reference_token_issuer_and_claims_reader_agree_and_refuse_bad_tokens():
+    import jwt
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from fastapi import Depends
+    from fastapi.security import OAuth2PasswordBearer
+
+    settings = SimpleNamespace(jwt_secret="s" * 48, jwt_issuer="https://issuer.example", jwt_audience="course-api",
+                               access_token_minutes=15)
+    issue_token = coursekit.reference_token_issuer(settings)
+    claims = jwt.decode(issue_token("ada", ["a:b", "c:d"]), "s" * 48, algorithms=["HS256"],
+                        audience="course-api", issuer="https://issuer.example")
+    assert claims["sub"] == "ada" and claims["scope"] == "a:b c:d" and claims["exp"] - claims["iat"] == 15 * 60
+    settings.access_token_minutes = 7  # read on every call
+    zero, default = issue_token("ada", expires_in=timedelta(0)), issue_token("ada")
+    unchecked = {"algorithms": ["HS256"], "audience": "course-api", "options": {"verify_exp": False}}
+    assert (lambda c: c["exp"] - c["iat"])(jwt.decode(zero, "s" * 48, **unchecked)) == 0  # not 15 minutes
+    assert (lambda c: c["exp"] - c["iat"])(jwt.decode(default, "s" * 48, **unchecked)) == 7 * 60
+
+    read_claims = coursekit.reference_claims_reader(settings, OAuth2PasswordBearer(tokenUrl="token"))
+    app = FastAPI()
+
+    @app.get("/claims")
+    async def show(claims: dict = Depends(read_claims)) -> dict:  # a default: this file's annotations are strings
+        return claims
+
+    other = jwt.encode({"sub": "ada", "iss": "https://issuer.example", "aud": "billing", "iat": 0, "exp": 2**40},
+                       "s" * 48, algorithm="HS256")
+    async with app_client(app) as client:
+        r = await client.get("/claims", headers={"Authorization": f"Bearer {default}"})
+        assert r.status_code == 200 and r.json()["sub"] == "ada"
+        for token in (zero, other, "not.a.jwt", default + "x"):
+            r = await client.get("/claims", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+            assert r.json() == {"detail": "Could not validate credentials"}
+        assert (await client.get("/claims")).status_code == 401
+
+
+async def test_agent_contract_app_keeps_the_contract_and_each_bug_breaks_it():
+    from coursekit.agent_contract import CONTRACT_BUGS
+
+    async def check(app) -> None:  # a compact suite of the five rules; raises AssertionError on a broken app
+        async with app_client(app) as client:
+            async def auth(name: str) -> dict[str, str]:
+                r = await client.post("/api/v1/auth/token", data={"username": name, "password": "pw-123456"})
+                assert r.status_code == 200
+                return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+            for name in ("ada", "bob", "carol"):
+                r = await client.post("/api/v1/auth/register", json={"username": name, "password": "pw-123456"})
+                assert r.status_code == 201
+            r = await client.post("/api/v1/auth/register", json={"username": "ada", "password": "other"})
+            assert r.status_code == 409
+            ada, bob, carol = await auth("ada"), await auth("bob"), await auth("carol")
+            r = await client.get("/api/v1/me", headers=ada)
+            assert r.status_code == 200 and r.json()["username"] == "ada"
+            r = await client.post("/api/v1/auth/token", data={"username": "ada", "password": "wrong"})
+            assert r.status_code == 401
+            r = await client.post("/api/v1/chat", json={"message": "hi"}, headers=ada)
+            assert r.status_code == 200 and "reply" in r.json()
+            assert (await client.post("/api/v1/chat", json={"message": "  "}, headers=ada)).status_code == 422
+            path = f"/api/v1/conversations/{r.json()['conversation_id']}"
+            assert (await client.get(path, headers=ada)).status_code == 200
+            assert (await client.get(path, headers=bob)).status_code == 404
+            for _ in range(3):
+                assert (await client.post("/api/v1/chat", json={"message": "hi"}, headers=carol)).status_code == 200
+            r = await client.post("/api/v1/chat", json={"message": "hi"}, headers=carol)
+            assert r.status_code == 429 and "retry-after" in r.headers
+
+    await check(coursekit.agent_contract_app(rate_limit=3))
+    for bug in CONTRACT_BUGS:
+        with pytest.raises(AssertionError):
+            await check(coursekit.agent_contract_app(rate_limit=3, bugs={bug}))
+    with pytest.raises(ValueError):
+        coursekit.agent_contract_app(bugs={"no-such-bug"})

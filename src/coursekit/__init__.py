@@ -13,12 +13,18 @@ A model to call
 Course data
     data_dir(), data_path(name), load_json(name)
 
+Reference parts some notebooks build on (so that later exercises never lean on earlier answers)
+    reference_token_issuer(settings), reference_claims_reader(settings, scheme)   06's tokens
+    agent_contract_app(rate_limit=, bugs=)   13's in-memory Agent API, and the broken apps of exercise 10
+
 Checks for test cells (readable failures, printed successes)
     expect_status, expect_json, expect_keys, json_body, expect, fail, within,
     describe, passed, visible_tests_passed, CheckFailed
 """
 
 from ._data import data_dir, data_path, load_json
+from .agent_contract import agent_contract_app
+from .auth_reference import reference_claims_reader, reference_token_issuer
 from .checks import (
     CheckFailed,
     describe,
@@ -42,8 +48,8 @@ _install_error_display()  # failed checks show as their message in Jupyter, nbva
 
 __all__ = [
     "CheckFailed", "CourseClient", "FakeLLM", "FakeLLMError", "RateLimitError", "RunningServer",
-    "SSEStream", "UpstreamTimeout", "WebSocketSession", "app_client", "count_tokens", "data_dir",
+    "SSEStream", "UpstreamTimeout", "WebSocketSession", "agent_contract_app", "app_client", "count_tokens", "data_dir",
     "data_path", "describe", "expect", "expect_json", "expect_keys", "expect_status", "fail",
-    "json_body", "load_json", "passed", "read_sse", "serve", "sse_stream", "tokenize",
+    "json_body", "load_json", "passed", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
 ]
