@@ -26,6 +26,18 @@ A submission that the scan or the integrity report finds tampering in is **held*
 exercise scores 0 (gradebook and grades.csv) and grading-report.csv says why, until the
 instructor looks and runs `course grade ASSIGNMENT --accept STUDENT`, which puts the scores
 it earned back (kept in grading/ASSIGNMENT/held.json meanwhile).
+
+Several machines can grade one assignment into one shared gradebook (a PostgreSQL URL):
+
+    course grade 01_fastapi_overview --shard 2/3 --db postgresql+psycopg://grader@dbhost/course
+
+Shard i of n grades the students whose name hashes to it, `zlib.crc32(name as UTF-8) % n == i - 1`:
+a rule of the name alone, so machines agree whatever set of submissions each one sees, and the
+shards are disjoint and cover everyone. Setting up the gradebook (tables, the assignment and its
+cells) is done under a PostgreSQL advisory lock, so shards starting together do not race; students'
+rows never collide, since each student is in one shard. grading/ASSIGNMENT/grades.csv and the class
+report are written from the gradebook (every shard's students); what only this run knows goes to
+per-shard files, grading-report-shard-2-of-3.csv and held-shard-2-of-3.json.
 """
 
 from __future__ import annotations
@@ -42,9 +54,12 @@ import sys
 import tempfile
 import time
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 
@@ -52,7 +67,7 @@ from . import integrity
 from .course import Course, grading_dir
 from .lint import exercises, is_test_cell, nbgrader_meta
 from .nbgrader import CellResult, Scratch, _cell_errors, ensure_bin_on_path, nbgrader_env
-from .report import write_course_grades
+from .report import write_assignment_grades, write_course_grades
 from .soundness import CELL_TIMEOUT
 
 @dataclass
@@ -69,6 +84,63 @@ class Outcome:
     @property
     def score(self) -> float:
         return sum(c.score for c in self.cells.values())
+
+
+# -- shards: several machines, one gradebook ---------------------------------------------
+Shard = tuple[int, int]  # (i, n): shard i of n, numbered from 1
+
+
+def parse_shard(text: str) -> Shard:
+    """`i/n` -> (i, n); ValueError saying what is wrong."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match:
+        raise ValueError(f"a shard is i/n, such as 2/3 for the second of three, not {text!r}")
+    i, n = int(match[1]), int(match[2])
+    if not 1 <= i <= n:
+        raise ValueError(f"shard {text}: i must be between 1 and n (shards are numbered from 1)")
+    return i, n
+
+
+def in_shard(student: str, shard: Shard | None) -> bool:
+    """Whether shard i of n grades `student`: crc32 of the name (UTF-8) modulo n is i - 1.
+
+    It depends on the name alone, never on which other submissions a machine can see."""
+    if shard is None:
+        return True
+    i, n = shard
+    return zlib.crc32(student.encode()) % n == i - 1
+
+
+def shard_suffix(shard: Shard | None) -> str:
+    """What a shard's own files are named with: grading-report-shard-2-of-3.csv; nothing without shards."""
+    return f"-shard-{shard[0]}-of-{shard[1]}" if shard else ""
+
+
+SETUP_LOCK = 0x636F7572  # the advisory lock of gradebook set-up, one number for every machine
+
+
+@contextmanager
+def _setup_lock(db_url: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock, so that one machine at a time creates the gradebook's tables,
+    course, assignment and cells (nbgrader's find-then-add would otherwise hit unique constraints).
+    Other databases: nothing (one machine grades into an SQLite file)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    if make_url(db_url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:  # the lock is the session's: closing the connection releases it too
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK})
+    finally:
+        engine.dispose()
 
 
 # -- 1. preflight ----------------------------------------------------------------------
@@ -298,14 +370,17 @@ def grade_batch(
     student_timeout: float = 600,
     db_url: str | None = None,
     course: Course | None = None,
+    shard: Shard | None = None,
 ) -> BatchResult:
-    """Grade every submission of `assignment` in `course_dir`; write gradebook, feedback and CSVs."""
+    """Grade every submission of `assignment` in `course_dir` (or only those of `shard`, see in_shard);
+    write gradebook, feedback and CSVs."""
     start = time.perf_counter()
     ensure_bin_on_path()
     course = course or Course(course_dir)
     db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
     pairs = exercises(course.source_notebook(assignment))
     students = sorted(p.name for p in (course_dir / "submitted").iterdir() if p.is_dir()) if (course_dir / "submitted").exists() else []
+    students = [s for s in students if in_shard(s, shard)]
     outcomes: dict[str, Outcome] = {}
     runnable: dict[str, nbformat.NotebookNode] = {}
     for student in students:
@@ -353,7 +428,8 @@ def grade_batch(
         page = _feedback_page(assignment, outcome, pairs, cell_timeout or CELL_TIMEOUT)
         (feedback / f"{assignment}.html").write_text(page, encoding="utf-8")
     result = BatchResult([outcomes[s] for s in students], time.perf_counter() - start, sum(p for _, _, p in pairs))
-    _write_reports(course_dir, assignment, result, pairs)
+    _write_reports(course_dir, assignment, result, shard)
+    write_assignment_grades(db_url, assignment, course.source_notebook(assignment), grading_dir(course_dir, assignment) / "grades.csv")
     write_course_grades(db_url, grading_dir(course_dir) / "grades.csv")
     return result
 
@@ -398,10 +474,16 @@ def _collect(worker: Worker, outcome: Outcome, course_dir: Path, assignment: str
 
 
 def _ensure_assignment_in_gradebook(template: Path, db_url: str, assignment: str) -> None:
-    """Create the assignment (with its graded cells) in the course gradebook if it is not there."""
+    """Create the assignment (with its graded cells) in the course gradebook if it is not there.
+    One machine at a time, when several grade into one PostgreSQL gradebook."""
+    with _setup_lock(db_url):
+        _copy_assignment_into_gradebook(template, db_url, assignment)
+
+
+def _copy_assignment_into_gradebook(template: Path, db_url: str, assignment: str) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(db_url) as gb:
+    with Gradebook(db_url) as gb:  # the first opening creates the tables and the course
         try:
             gb.find_assignment(assignment)
             return
@@ -422,51 +504,69 @@ def _ensure_assignment_in_gradebook(template: Path, db_url: str, assignment: str
                                                     locked=cell.locked, source=cell.source, checksum=cell.checksum)
 
 
-def held_file(course_dir: Path, assignment: str) -> Path:
-    return grading_dir(course_dir, assignment) / "held.json"
+def held_file(course_dir: Path, assignment: str, shard: Shard | None = None) -> Path:
+    return grading_dir(course_dir, assignment) / f"held{shard_suffix(shard)}.json"
+
+
+def report_file(course_dir: Path, assignment: str, shard: Shard | None = None) -> Path:
+    return grading_dir(course_dir, assignment) / f"grading-report{shard_suffix(shard)}.csv"
+
+
+def _run_files(course_dir: Path, assignment: str) -> list[tuple[Path, int | None]]:
+    """Every held*.json and grading-report*.csv of the assignment, with the n of the shards that wrote it
+    (None: a run without shards)."""
+    found = []
+    for path in sorted(grading_dir(course_dir, assignment).glob("*")):
+        match = re.fullmatch(r"held(?:-shard-\d+-of-(\d+))?\.json|grading-report(?:-shard-\d+-of-(\d+))?\.csv", path.name)
+        if match:
+            n = match[1] or match[2]
+            found.append((path, int(n) if n else None))
+    return found
 
 
 def accept(course_dir: Path, assignment: str, student: str, db_url: str | None = None, course: Course | None = None) -> float:
     """Release a held submission: the scores it earned go to the gradebook and the CSVs. Returns its score."""
     course = course or Course(course_dir)
     db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
-    path = held_file(course_dir, assignment)
-    held = json.loads(path.read_text()) if path.exists() else {}
-    if student not in held:
-        raise KeyError(f"{student} has no held submission of {assignment} (held: {', '.join(sorted(held)) or 'none'})")
+    # held.json, or the held-shard-i-of-n.json of the shard that graded the student on this machine
+    held_files = [path for path, _ in _run_files(course_dir, assignment) if path.suffix == ".json"]
+    everyone = {path: json.loads(path.read_text()) for path in held_files}
+    path = next((p for p, held in everyone.items() if student in held), None)
+    if path is None:
+        names = sorted(s for held in everyone.values() for s in held)
+        raise KeyError(f"{student} has no held submission of {assignment} (held: {', '.join(names) or 'none'})")
+    held = everyone[path]
     pairs = exercises(course.source_notebook(assignment))
     points = {t: p for _, t, p in pairs}
     outcome = Outcome(student, "accepted", cells={t: CellResult(score, points.get(t, score)) for t, score in held.pop(student).items()})
     _merge_into_gradebook(db_url, assignment, outcome)
     path.write_text(json.dumps(held, indent=1, sort_keys=True))
-    for name, update in (("grades.csv", lambda row: row | {"score": f"{outcome.score:g}", **{t: f"{c.score:g}" for t, c in outcome.cells.items() if t in row}}),
-                         ("grading-report.csv", lambda row: row | {"status": "accepted", "score": f"{outcome.score:g}",
-                                                                   "notes": row["notes"] + "; accepted by the instructor after review"})):
-        table = grading_dir(course_dir, assignment) / name
-        if not table.exists():
-            continue
+    table = path.with_name(path.stem.replace("held", "grading-report", 1) + ".csv")
+    if table.exists():
         with open(table, newline="") as f:
             rows = list(csv.DictReader(f))
         with open(table, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
             writer.writeheader()
-            writer.writerows(update(row) if row["student"] == student else row for row in rows)
+            writer.writerows(row | {"status": "accepted", "score": f"{outcome.score:g}",
+                                    "notes": row["notes"] + "; accepted by the instructor after review"}
+                             if row["student"] == student else row for row in rows)
+    write_assignment_grades(db_url, assignment, course.source_notebook(assignment), grading_dir(course_dir, assignment) / "grades.csv")
     write_course_grades(db_url, grading_dir(course_dir) / "grades.csv")
     return outcome.score
 
 
-def _write_reports(course_dir: Path, assignment: str, result: BatchResult, pairs: list[tuple[str, str, float]]) -> None:
+def _write_reports(course_dir: Path, assignment: str, result: BatchResult, shard: Shard | None) -> None:
+    """held.json and grading-report.csv: what only this run knows (held-shard-i-of-n.json and
+    grading-report-shard-i-of-n.csv for a shard). grades.csv comes from the gradebook (write_assignment_grades)."""
     out = grading_dir(course_dir, assignment)
     out.mkdir(parents=True, exist_ok=True)
+    for path, n in _run_files(course_dir, assignment):  # an earlier run split another way: these students are graded again
+        if n != (shard[1] if shard else None):
+            path.unlink(missing_ok=True)
     held = {o.student: o.held for o in result.outcomes if o.status == "held"}
-    held_file(course_dir, assignment).write_text(json.dumps(held, indent=1, sort_keys=True))
-    with open(out / "grades.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "score", "max_score", *[t for _, t, _ in pairs]])
-        for o in result.outcomes:
-            writer.writerow([o.student, assignment, f"{o.score:g}", f"{result.max_score:g}",
-                             *[f"{o.cells[t].score:g}" if t in o.cells else "0" for _, t, _ in pairs]])
-    with open(out / "grading-report.csv", "w", newline="") as f:
+    held_file(course_dir, assignment, shard).write_text(json.dumps(held, indent=1, sort_keys=True))
+    with open(report_file(course_dir, assignment, shard), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "status", "score", "review", "flags", "notes"])
         for o in result.outcomes:

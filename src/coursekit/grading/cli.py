@@ -10,14 +10,17 @@
     course bench [--suite]            the speed figures against their budgets: each solution
                                       notebook, course progress, course grade vs plain nbgrader
                                       and vs nbclient; --suite also times `make test` from a clone
-    course grade ASSIGNMENT [--course DIR] [--jobs N]
+    course grade ASSIGNMENT [--course DIR] [--jobs N] [--db URL] [--shard i/n]
                                       grade every submission in DIR/submitted/ (parallel, survives
                                       hostile notebooks); writes the gradebook, feedback/, and
                                       grading/ASSIGNMENT/ (grades.csv, grading-report.csv, the class
-                                      report) and grading/grades.csv (every assignment so far)
-    course report ASSIGNMENT [--course DIR]
+                                      report) and grading/grades.csv (every assignment so far);
+                                      --shard i/n: only shard i of n, for several machines grading
+                                      into one PostgreSQL gradebook (--db)
+    course report ASSIGNMENT [--course DIR] [--db URL]
                                       class report from the gradebook: pass rate per exercise,
-                                      score distribution (grading/ASSIGNMENT/class-report.csv, .png)
+                                      score distribution (grading/ASSIGNMENT/class-report.csv, .png),
+                                      and grades.csv again (every shard's students)
     course grade-bench [ASSIGNMENT]   time batch grading against plain sequential nbgrader autograde
                                       on synthetic submissions (solution, stub, every mutant)
 """
@@ -168,19 +171,34 @@ def gradebook_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'gradebook.db'}"
 
 
-def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str | None) -> int:
-    from .batch import grade_batch
+def shard_arg(text: str) -> tuple[int, int]:
+    """--shard i/n, checked: argparse shows the message and exits with 2."""
+    from .batch import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_grade(course: Course, assignment: str, folder: Path, jobs: int, db: str | None,
+              shard: tuple[int, int] | None = None) -> int:
+    from .batch import grade_batch, report_file
 
     db = db or gradebook_url(folder)
-    result = grade_batch(folder, assignment, jobs=jobs, db_url=db, course=course)
+    result = grade_batch(folder, assignment, jobs=jobs, db_url=db, course=course, shard=shard)
     width = max((len(o.student) for o in result.outcomes), default=7)
     for o in result.outcomes:
         review = "  REVIEW: " + "; ".join(o.flags) if o.flags else ""
         notes = f"  ({'; '.join(o.notes)})" if o.notes else ""
         print(f"{o.student:{width}}  {o.status:8} {o.score:g}/{result.max_score:g}{review}{notes}")
     out = grading_dir(folder, assignment)
-    print(f"\n{len(result.outcomes)} submissions graded in {result.seconds:.0f} s with {jobs} workers; "
-          f"see {out / 'grades.csv'}, {out / 'grading-report.csv'} and {folder / 'feedback'}/")
+    part = f" (shard {shard[0]} of {shard[1]})" if shard else ""
+    print(f"\n{len(result.outcomes)} submissions{part} graded in {result.seconds:.0f} s with {jobs} workers; "
+          f"see {out / 'grades.csv'}, {report_file(folder, assignment, shard)} and {folder / 'feedback'}/")
+    if shard:
+        print(f"Other shards may still be grading: once all {shard[1]} have finished, "
+              f"`course report {assignment} --db URL` writes the class report and grades.csv of everyone.")
     return cmd_report(course, assignment, folder, db)
 
 
@@ -198,12 +216,14 @@ def cmd_accept(course: Course, assignment: str, folder: Path, student: str, db: 
 
 
 def cmd_report(course: Course, assignment: str, folder: Path, db: str | None) -> int:
-    from .report import write_course_grades, write_report
+    from .report import write_assignment_grades, write_course_grades, write_report
 
     db = db or gradebook_url(folder)
     csv_path, png_path, table = write_report(db, assignment, course.source_notebook(assignment), grading_dir(folder, assignment))
+    scores = write_assignment_grades(db, assignment, course.source_notebook(assignment), grading_dir(folder, assignment) / "grades.csv")
     grades = write_course_grades(db, grading_dir(folder) / "grades.csv")
-    print(f"\n{table}\n\nclass report: {csv_path} and {png_path}\ncourse grades, every assignment: {grades}")
+    print(f"\n{table}\n\nclass report: {csv_path} and {png_path}\ngrades of {assignment}: {scores}\n"
+          f"course grades, every assignment: {grades}")
     return 0
 
 
@@ -246,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("assignment")
     grade.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
     grade.add_argument("--jobs", type=int, default=2)
-    grade.add_argument("--db", default=None, help="gradebook URL (default: the course's gradebook)")
+    grade.add_argument("--db", default=None, help="gradebook URL (default: the course's gradebook); "
+                       "postgresql+psycopg://user@host/db for one gradebook shared by several machines")
+    grade.add_argument("--shard", type=shard_arg, default=None, metavar="i/n",
+                       help="grade only shard i of n (1-based): the students whose zlib.crc32(name) %% n == i - 1")
     grade.add_argument("--accept", metavar="STUDENT", default=None,
                        help="release a submission held for review: it gets the scores it earned")
     report = sub.add_parser("report", help="class report: pass rate per exercise and score distribution")
@@ -271,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         if args.accept:
             return cmd_accept(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.accept, args.db)
-        return cmd_grade(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.jobs, args.db)
+        return cmd_grade(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.jobs, args.db,
+                         args.shard)
     if args.command == "report":
         return cmd_report(Course(args.course) if args.course != REPO else course, args.assignment, args.course, args.db)
     if args.command == "grade-bench":

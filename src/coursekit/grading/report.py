@@ -1,20 +1,42 @@
 """Class report from the gradebook: which exercises the class fails most, and how scores spread.
 
 Writes class-report.csv (one row per exercise) and class-report.png (pass rate per
-exercise, hardest first, and the distribution of total scores), and the course-wide
-grades table (one row per student, one column per assignment graded so far).
+exercise, hardest first, and the distribution of total scores), the assignment's grades
+table (one row per student, one column per exercise) and the course-wide grades table (one
+row per student, one column per assignment graded so far). All come from the gradebook, so
+they hold every machine's students when several grade one assignment (`course grade --shard`),
+and each file is replaced whole (written beside it, then renamed), so machines that share the
+course folder never leave one half-written.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 from .lint import exercises
 from .nbgrader import ensure_bin_on_path
+
+
+@contextmanager
+def replaced(path: Path, mode: str = "w") -> Iterator[IO]:
+    """A file to write `path` with: a temporary file beside it, renamed over it once complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {})) as f:
+            yield f
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -49,6 +71,26 @@ def class_stats(db_url: str, assignment: str, source_notebook: Path) -> tuple[li
     return stats, totals, sum(p for _, _, p in pairs)
 
 
+def write_assignment_grades(db_url: str, assignment: str, source_notebook: Path, path: Path) -> Path:
+    """One row per student with a submission of `assignment` in the gradebook: the total and each exercise's points."""
+    from nbgrader.api import Gradebook
+
+    ensure_bin_on_path()
+    pairs = exercises(source_notebook)
+    max_total = sum(p for _, _, p in pairs)
+    rows = []
+    with Gradebook(db_url) as gb:
+        for submission in gb.assignment_submissions(assignment):
+            points = {grade.name: float(grade.score or 0) for notebook in submission.notebooks for grade in notebook.grades}
+            rows.append([submission.student.id, assignment, f"{float(submission.score):g}", f"{max_total:g}",
+                         *[f"{points.get(test_id, 0.0):g}" for _, test_id, _ in pairs]])
+    with replaced(path) as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "assignment", "score", "max_score", *[test_id for _, test_id, _ in pairs]])
+        writer.writerows(sorted(rows))
+    return path
+
+
 def write_course_grades(db_url: str, path: Path) -> Path:
     """Every student's total for every assignment in the gradebook (blank: no submission), and the sum."""
     from nbgrader.api import Gradebook
@@ -60,8 +102,7 @@ def write_course_grades(db_url: str, path: Path) -> Path:
         for assignment in assignments:
             for submission in gb.assignment_submissions(assignment):
                 totals.setdefault(submission.student.id, {})[assignment] = float(submission.score)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    with replaced(path) as f:
         writer = csv.writer(f)
         writer.writerow(["student", *assignments, "total"])
         for student in sorted(totals):
@@ -96,7 +137,7 @@ def write_report(db_url: str, assignment: str, source_notebook: Path, out_dir: P
     stats, totals, max_total = class_stats(db_url, assignment, source_notebook)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out_dir / "class-report.csv", out_dir / "class-report.png"
-    with open(csv_path, "w", newline="") as f:
+    with replaced(csv_path) as f:
         writer = csv.writer(f)
         writer.writerow(["exercise", "test_cell", "max_points", "mean_points", "pass_rate"])
         for s in stats:
@@ -114,7 +155,8 @@ def write_report(db_url: str, assignment: str, source_notebook: Path, out_dir: P
     plot_score_distribution(right, totals, max_total)
     fig.suptitle(f"{assignment}: class report")
     fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
+    with replaced(png_path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
 
     lines = [f"{'exercise':10} {'test cell':24} {'pass rate':>9} {'mean':>11}"]
