@@ -10,7 +10,12 @@ API. Then, through the proxy and with each person's own token, as their browser 
 - the instructor releases the demo assignment with `nbgrader release_assignment` (as their account);
   a student's assignment list lists it, fetches it into their home and submits it (the list's own
   API, what its buttons call); the instructor collects the submission with `nbgrader collect`;
-- a student cannot open another person's server, and someone not on the class list cannot log in.
+- a student cannot open another person's server, and someone not on the class list cannot log in;
+- in headless Chromium (skipped where Chromium or the playwright package is missing), a student logs in on
+  the hub's login page, opens Nbgrader > Assignment List in her JupyterLab, fetches the course's real
+  01_fastapi_overview (released by the instructor from a copy of the course's solutions/ and notebooks/)
+  and submits it with the solution's answers; the instructor collects it and `course grade` gives her full
+  marks in the gradebook. The screenshot is saved to build/screenshots/jupyterhub-assignment-list.png.
 
 The hub runs as root with the course's own Python. The single-user servers run as their accounts:
 with the course's .venv where those accounts can run it (the class configuration as committed);
@@ -57,6 +62,14 @@ HUB_START = 60  # seconds for the hub and its proxy to answer
 SERVER_START = 120  # seconds for the three JupyterLab servers to be ready
 INSTRUCTOR_TOOLS = ("@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader",
                     "@jupyter/nbgrader:course-list")
+REAL = "01_fastapi_overview"  # the course's first notebook, released to the class in the browser test
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Headless Chromium as root, in a fresh profile, without calls home.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"]
+BROWSER_STEP = 60_000  # milliseconds for one step in the browser (a page, a panel, a button's effect)
+GRADE_TIMEOUT = 180  # seconds for `course grade` of one submission of 01 (about 25 s on 2 idle cores)
+SCREENSHOT = REPO / "build" / "screenshots" / "jupyterhub-assignment-list.png"
 
 
 def why_not() -> str:
@@ -205,12 +218,16 @@ class Hub:
 
     def nbgrader(self, person: Person, *args: str) -> str:
         """An nbgrader command as this person types it in their JupyterLab's terminal (the server's environment)."""
+        return self.python(person, "-m", "nbgrader", *args)
+
+    def python(self, person: Person, *args: str, timeout: float = STEP_TIMEOUT) -> str:
+        """The servers' Python, run as this person from the course's autograder/ (as in their terminal)."""
         config_path = os.pathsep.join([str(self.course / "autograder"), str(self.class_config)])
         env = {"HOME": str(person.home), "USER": person.name, "LOGNAME": person.name, "LANG": "C.UTF-8",
                "PATH": f"{self.python_bin}:/usr/local/bin:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": config_path,
                "PYTHONWARNINGS": "ignore::DeprecationWarning"}
         options = person.as_them() | {"cwd": self.course / "autograder"}
-        return run([self.python_bin / "python", "-m", "nbgrader", *args], env=env, **options)
+        return run([self.python_bin / "python", *args], env=env, timeout=timeout, **options)
 
 
 def prepare_accounts(hub: Hub) -> None:
@@ -492,3 +509,128 @@ def test_only_the_class_list_logs_in(hub):
             outcomes[name] = response.status_code
     assert outcomes[hub.people["bob"].name] == 302, f"a student on the class list logs in: {outcomes}"
     assert outcomes[f"stranger{os.getpid()}"] == 403, f"someone not on the class list is turned away: {outcomes}"
+
+
+# -- the same class, in a browser ----------------------------------------------------------------------
+
+def why_no_browser() -> str:
+    if CHROMIUM is None:
+        return "no Chromium on this machine (CI installs Debian's chromium): the hub's browser test is skipped"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed: the hub's browser test is skipped"
+    return ""
+
+
+def add_real_assignment(hub: Hub) -> None:
+    """The course's own 01 (its source, release, mutants and alternatives) in the instructor's course folder."""
+    for folder in ("solutions", "notebooks"):
+        shutil.copytree(REPO / folder / REAL, hub.course / folder / REAL)
+    for folder in ("mutants", "alternatives"):
+        source = REPO / "autograder" / folder / f"{REAL}.toml"
+        if source.exists():
+            (hub.course / "autograder" / folder).mkdir(exist_ok=True)
+            shutil.copy(source, hub.course / "autograder" / folder / source.name)
+    run(["chown", "-R", f"{hub.instructor.uid}:{hub.instructor.gid}", hub.course], timeout=60)
+
+
+def with_answers(fetched: dict, solution: dict) -> dict:
+    """The fetched notebook with each answer cell written as in the solution (what a student types)."""
+    def grade_id(cell: dict) -> str | None:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        return meta.get("grade_id") if meta.get("solution") else None
+
+    answers = {grade_id(c): c["source"] for c in solution["cells"] if grade_id(c)}
+    for cell in fetched["cells"]:
+        if grade_id(cell) in answers:
+            cell["source"] = answers[grade_id(cell)]
+    return fetched
+
+
+def test_in_a_browser_a_student_fetches_and_submits_01_and_the_instructor_grades_it(hub, tmp_path):
+    """Ann logs in on the hub's login page in headless Chromium, opens Nbgrader > Assignment List in her
+    JupyterLab, fetches the course's real 01 and submits it (her answers: the solution's, written through
+    her server's contents API between the two clicks); the instructor collects and runs `course grade`."""
+    reason = why_no_browser()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    ann = hub.people["ann"]
+    add_real_assignment(hub)
+    released = hub.nbgrader(hub.instructor, "release_assignment", REAL)
+    assert (hub.exchange / COURSE_ID / "outbound" / REAL / f"{REAL}.ipynb").is_file(), released
+    notebook_api = f"/user/{ann.name}/api/contents/{REAL}/{REAL}.ipynb"
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 900})
+        browser.set_default_timeout(BROWSER_STEP)
+        try:
+            page = browser.pages[0] if browser.pages else browser.new_page()
+            # The hub's login page: DummyAuthenticator takes any password; the hub then sends her to her JupyterLab.
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("#username_input", ann.name)
+            page.fill("#password_input", "any password")
+            page.click("#login_submit")
+            page.wait_for_url(re.compile(rf"/user/{ann.name}/lab"))
+            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for()
+
+            # Nbgrader > Assignment List, from the menu bar.
+            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+            released_row = page.locator("#released_assignments_list .list_item", has_text=REAL)
+            released_row.get_by_role("button", name="Fetch").click()
+
+            fetched_row = page.locator("#fetched_assignments_list .list_item", has_text=REAL).first
+            fetched_row.get_by_role("button", name="Submit").wait_for()
+            # Her work, saved by her server as she would save it from the notebook.
+            fetched = hub.visit(ann, "GET", notebook_api)
+            assert fetched.status_code == 200, f"the fetched notebook in ann's home: {fetched.status_code}"
+            solution = json.loads((hub.course / "solutions" / REAL / f"{REAL}.ipynb").read_text())
+            saved = hub.visit(ann, "PUT", notebook_api, json={
+                "type": "notebook", "format": "json", "content": with_answers(fetched.json()["content"], solution)})
+            assert saved.status_code == 200, f"saving ann's answers: {saved.status_code} {saved.text[:500]}"
+            fetched_row.get_by_role("button", name="Submit").click()
+
+            # The submitted list shows her submission with its time.
+            submitted_row = page.locator("#submitted_assignments_list .list_item", has_text=REAL)
+            submitted_row.filter(has_text=re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")).first.wait_for()
+            # Her file browser shows the fetched folder once refreshed; JupyterLab's news prompt is declined.
+            page.get_by_title(re.compile("Refresh the file browser")).first.click()
+            page.locator(".jp-DirListing-item", has_text=REAL).wait_for()
+            news = page.get_by_role("button", name="No", exact=True)
+            if news.count():
+                news.first.click()
+                news.first.wait_for(state="hidden")
+            page.mouse.move(0, 0)  # no button under the pointer in the screenshot
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()
+
+    # On disk: the submission is in the exchange's inbound folder, hers.
+    inbound = sorted((hub.exchange / COURSE_ID / "inbound").glob(f"{ann.name}+{REAL}+*"))
+    assert len(inbound) == 1, f"one submission of {REAL} by ann in the exchange: {inbound}"
+    assert inbound[0].stat().st_uid == ann.uid and (inbound[0] / f"{REAL}.ipynb").stat().st_uid == ann.uid, \
+        "the submission in the exchange belongs to ann"
+
+    # The instructor collects and grades, from a terminal in their JupyterLab.
+    collected = hub.nbgrader(hub.instructor, "collect", REAL)
+    assert (hub.course / "submitted" / ann.name / REAL / f"{REAL}.ipynb").is_file(), collected
+    db = f"sqlite:///{hub.course / 'autograder' / 'gradebook.db'}"
+    graded = hub.python(hub.instructor, "-m", "coursekit.grading.cli", "grade", REAL, "--course", str(hub.course),
+                        "--db", db, "--jobs", "1", timeout=GRADE_TIMEOUT)
+    line = re.search(rf"^{ann.name}\s+(\S+)\s+([\d.]+)/([\d.]+)(.*)$", graded, re.M)
+    assert line, f"course grade should print ann's score:\n{graded}"
+    status, score, max_score, notes = line.groups()
+    assert status == "graded" and float(score) == float(max_score) > 0 and not notes.strip(), \
+        f"ann submitted the solution's answers: full marks, nothing to review\n{graded}"
+
+    from nbgrader.api import Gradebook
+    with Gradebook(db) as gradebook:
+        submission = gradebook.find_submission(REAL, ann.name)
+        assert submission.score == float(max_score), "the gradebook holds ann's score"
+        assert submission.timestamp is not None, "and the time she submitted"
