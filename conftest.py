@@ -10,11 +10,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "tests"))  # for fixture_course
 
 
-# The longest tests (each notebook's grading contract, a few minutes each, longest first as last
-# measured) start first, so that no worker is left with one at the end while the other idles.
-LONGEST_FIRST = ["11_deployment", "05_websockets", "13_capstone", "04_async_await", "09_ai_applications",
-                 "10_frameworks_compared", "06_authentication", "08_streaming", "03_core_concepts",
-                 "12_interview_questions", "07_databases", "02_receptionist", "01_fastapi_overview"]
+# Longest first, so that no worker is left with a long test at the end while the others idle: the
+# grading contracts (one to three and a half minutes each, ordered as last measured), then the modules
+# with a costly shared set-up or long single tests (half a minute to two minutes), then each
+# notebook's nbval run, then the many short tests.
+LONGEST_FIRST = ["05_websockets", "11_deployment", "13_capstone", "04_async_await", "09_ai_applications",
+                 "08_streaming", "10_frameworks_compared", "06_authentication", "07_databases",
+                 "12_interview_questions", "02_receptionist", "03_core_concepts", "01_fastapi_overview"]
+LONG_MODULES = ["tests/test_batch_grading.py", "tests/test_grading_outputs.py", "tests/test_exchange_workflow.py",
+                "tests/test_jupyterhub_class.py", "tests/test_checks_can_fail.py", "tests/test_sharded_grading.py",
+                "tests/conformance/"]
 
 
 SHARED_MODULE_FIXTURE = {
@@ -27,9 +32,12 @@ def _start_order(item) -> tuple[int, int]:
     if "test_grading_contract[" in item.nodeid:
         name = item.nodeid.split("[")[1].rstrip("]")
         return 0, LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-    if "test_batch_grading" in item.nodeid:
-        return 1, 0
-    return 2, 0
+    for rank, prefix in enumerate(LONG_MODULES):
+        if item.nodeid.startswith(prefix):
+            return 1, rank
+    if ".ipynb" in item.nodeid:
+        return 2, 0
+    return 3, 0
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

@@ -237,5 +237,3 @@ def test_rounds_run_lean_only_when_the_lean_solution_keeps_full_marks(tmp_path):
     # A cell that writes a file itself is kept (a later cell may read the file by name): lean holds.
     direct = course_with("import pathlib\npathlib.Path('factor.txt').write_text('2')", name="direct")
     assert rounds_note(direct) == ["1 rounds ran lean (without demo cells)"]
-    plain = make_course(tmp_path / "plain")
-    assert rounds_note(plain) == ["1 rounds ran lean (without demo cells)"]

@@ -9,3 +9,13 @@
     deps.py       the pinned dependency set (requirements.lock, environment.yml)
     cli.py        the `course` command
 """
+
+import sys
+
+# jsonschema (imported by nbformat, nbclient and nbgrader) builds ~35 Lark parsers when it imports
+# `rfc3987_syntax`, only to check the "iri" string format: about 1.2 s of CPU in every process that
+# reads a notebook (python-jsonschema/jsonschema#1428). No notebook schema uses that format, so the
+# course's tools tell Python the package is absent (jsonschema then skips that one check), unless
+# jsonschema was imported already. Kernels and the learner's JupyterLab are not affected.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)

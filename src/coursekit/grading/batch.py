@@ -66,7 +66,7 @@ import nbformat
 from . import integrity
 from .course import Course, grading_dir
 from .lint import exercises, is_test_cell, nbgrader_meta
-from .nbgrader import CellResult, Scratch, _cell_errors, ensure_bin_on_path, nbgrader_env
+from .nbgrader import NBGRADER, CellResult, Scratch, _cell_errors, ensure_bin_on_path, nbgrader_env
 from .report import write_assignment_grades, write_course_grades
 from .soundness import CELL_TIMEOUT
 
@@ -238,7 +238,7 @@ class Worker:
             folder = submitted / student / self.assignment
             folder.mkdir(parents=True)
             nbformat.write(nb, str(folder / f"{self.assignment}.ipynb"))
-        return run_in_own_group([sys.executable, "-m", "nbgrader", "autograde", self.assignment, "--force"], self.root, timeout)
+        return run_in_own_group([*NBGRADER, "autograde", self.assignment, "--force"], self.root, timeout)
 
     def results(self, student: str) -> tuple[dict[str, CellResult], Path | None]:
         from nbgrader.api import Gradebook, MissingEntry
@@ -483,6 +483,13 @@ def _ensure_assignment_in_gradebook(template: Path, db_url: str, assignment: str
 def _copy_assignment_into_gradebook(template: Path, db_url: str, assignment: str) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
+    target_file = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
+    if target_file is not None and not target_file.exists():
+        # A course's first gradebook: the template's is exactly what nbgrader's generate_assignment
+        # makes for this assignment (tables, alembic version, course, cells), so take a copy of it.
+        target_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template / "gradebook.db", target_file)
+        return
     with Gradebook(db_url) as gb:  # the first opening creates the tables and the course
         try:
             gb.find_assignment(assignment)

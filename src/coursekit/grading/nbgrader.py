@@ -24,6 +24,10 @@ class NbgraderFailed(RuntimeError):
     pass
 
 
+# How the course's tools start nbgrader: `python -m nbgrader`, minus a slow import it never needs.
+NBGRADER = [sys.executable, "-m", "coursekit.grading.run_nbgrader"]
+
+
 def nbgrader_env() -> dict[str, str]:
     """The environment for an nbgrader subprocess: this Python's bin/ on PATH (nbgrader runs alembic)."""
     ensure_bin_on_path()
@@ -78,7 +82,7 @@ class Scratch:
 
     def run(self, *args: str, timeout: float = 1800) -> str:
         proc = subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args],
+            [*NBGRADER, *args],
             cwd=self.root, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout,
         )
         if proc.returncode != 0:
