@@ -46,6 +46,7 @@ from coursekit.grading.course import Course
 from coursekit.grading.lint import nbgrader_meta
 from coursekit.grading.mutants import load_mutants
 from coursekit.grading.nbgrader import nbgrader_env
+from commands import run as run_command
 from fixture_course import ASSIGNMENT, make_course
 
 pytestmark = pytest.mark.xdist_group("exchange-workflow")  # one class, one worker: the fixture runs once
@@ -59,16 +60,8 @@ EXPECTED = {"ada": 3.0, "ben": 0.0, "cyd": 2.0}
 
 
 def run(command: list, *, cwd: Path, env: dict, timeout: float = STEP_TIMEOUT, **kwargs) -> str:
-    """Run one command; its output, or a failed test that shows it."""
-    try:
-        proc = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout, **kwargs)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`{' '.join(map(str, command[:3]))} ...` did not finish in {timeout} s:\n"
-                    f"{exc.stdout}\n{exc.stderr}")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"`{' '.join(map(str, command))}` failed ({proc.returncode}):\n{output[-4000:]}"
-    return output
+    """Run one command in `cwd` with `env`; its output, or a failed test that shows it."""
+    return run_command(command, cwd=cwd, env=env, timeout=timeout, **kwargs)
 
 
 # -- the students -------------------------------------------------------------------------------

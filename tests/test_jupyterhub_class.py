@@ -49,6 +49,7 @@ import httpx
 import pytest
 
 from coursekit.grading.course import REPO
+from commands import run as run_command
 from fixture_course import ASSIGNMENT, make_course
 
 pytestmark = pytest.mark.xdist_group("jupyterhub-class")  # one hub for the module, on one worker
@@ -85,14 +86,7 @@ def why_not() -> str:
 
 def run(command: list, *, timeout: float = STEP_TIMEOUT, **kwargs) -> str:
     """Run one command; its output, or a failed test that shows it."""
-    try:
-        proc = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=timeout, **kwargs)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`{' '.join(map(str, command[:4]))} ...` did not finish in {timeout} s:\n"
-                    f"{exc.stdout}\n{exc.stderr}")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"`{' '.join(map(str, command))}` failed ({proc.returncode}):\n{output[-4000:]}"
-    return output
+    return run_command(command, timeout=timeout, **kwargs)
 
 
 def free_port() -> int:
