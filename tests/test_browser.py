@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from commands import start_jupyterlab, stop
 from coursekit.grading.course import REPO
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -24,51 +21,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this ma
 
 NOTEBOOK = "01_fastapi_overview"
 SCREENSHOT = REPO / "build" / "screenshots" / "jupyterlab-01.png"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_jupyterlab(command: list[str], env: dict[str, str], token: str, logs: Path) -> tuple[subprocess.Popen, str]:
-    """Start JupyterLab on a free port and wait (60 s at most) until it answers with our token.
-
-    JupyterLab binds the port itself, so another program may take it between our choice and its bind: with
-    --port-retries=0 JupyterLab then says so and exits (instead of moving to a port we do not know), and we
-    try another port.
-    """
-    for attempt in range(1, 4):
-        port, log_path = free_port(), logs / f"jupyterlab-{attempt}.log"
-        with open(log_path, "w") as log:
-            server = subprocess.Popen(command + [f"--port={port}", "--port-retries=0"], stdout=log, stderr=log,
-                                      env=env, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                return server, base
-            except OSError:
-                pass
-            if "is already in use" in log_path.read_text():
-                stop(server)
-                break  # the port was taken: try another one
-            if server.poll() is not None or time.monotonic() > deadline:
-                stop(server)
-                raise RuntimeError("JupyterLab exited, or did not answer within 60 s:\n" + log_path.read_text()[-2000:])
-            time.sleep(0.3)
-    raise RuntimeError("JupyterLab found its port taken 3 times in a row:\n" + log_path.read_text()[-2000:])
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(10)
 
 
 @pytest.fixture

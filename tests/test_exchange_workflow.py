@@ -46,7 +46,7 @@ from coursekit.grading.course import Course
 from coursekit.grading.lint import nbgrader_meta
 from coursekit.grading.mutants import load_mutants
 from coursekit.grading.nbgrader import nbgrader_env
-from commands import run as run_command
+from commands import delete_account, run as run_command
 from fixture_course import ASSIGNMENT, make_course
 
 pytestmark = pytest.mark.xdist_group("exchange-workflow")  # one class, one worker: the fixture runs once
@@ -91,9 +91,9 @@ class Students:
     def create_accounts(self) -> None:
         for entry in pwd.getpwall():  # accounts left by a run that was killed before it could clean up
             if entry.pw_dir.startswith(f"{tempfile.gettempdir()}/course-exchange-") and not Path(entry.pw_dir).exists():
-                self._delete_account(entry.pw_name)
+                delete_account(entry.pw_name)
         for student in self.people.values():
-            self._delete_account(student.name)  # a leftover of an interrupted run with the same pid
+            delete_account(student.name)  # a leftover of an interrupted run with the same pid
             run(["useradd", "--create-home", "--home-dir", student.home, "--shell", "/bin/sh", "--user-group",
                  student.name], cwd=Path("/"), env=nbgrader_env(), timeout=60)
             entry = pwd.getpwnam(student.name)
@@ -101,15 +101,7 @@ class Students:
 
     def delete_accounts(self) -> None:
         for student in self.people.values():
-            self._delete_account(student.name)
-
-    @staticmethod
-    def _delete_account(name: str) -> None:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            return
-        subprocess.run(["userdel", "--remove", name], capture_output=True, timeout=60)
+            delete_account(student.name)
 
     def find_python(self) -> bool:
         """Can a student run the course's nbgrader? Use the venv, or the same packages with a Python they reach."""

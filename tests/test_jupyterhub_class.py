@@ -36,7 +36,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -49,7 +48,7 @@ import httpx
 import pytest
 
 from coursekit.grading.course import REPO
-from commands import run as run_command
+from commands import delete_account, free_port, run as run_command
 from fixture_course import ASSIGNMENT, make_course
 
 pytestmark = pytest.mark.xdist_group("jupyterhub-class")  # one hub for the module, on one worker
@@ -89,12 +88,6 @@ def run(command: list, *, timeout: float = STEP_TIMEOUT, **kwargs) -> str:
     return run_command(command, timeout=timeout, **kwargs)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # -- the people -----------------------------------------------------------------------------------
 
 @dataclass
@@ -117,14 +110,6 @@ def make_account(person: Person) -> None:
         timeout=60)
     entry = pwd.getpwnam(person.name)
     person.uid, person.gid = entry.pw_uid, entry.pw_gid
-
-
-def delete_account(name: str) -> None:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return
-    subprocess.run(["userdel", "--remove", name], capture_output=True, timeout=60)
 
 
 def delete_leftover_accounts() -> None:

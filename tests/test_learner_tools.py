@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import nbformat
 
+from commands import start_jupyterlab, stop
 from coursekit.grading.course import REPO
 from coursekit.grading.lab import LEARNER_CONFIG, lab_command
 from coursekit.grading.mutants import load_mutants
@@ -98,31 +95,6 @@ def test_lab_command_runs_as_root_and_passes_options_through(tmp_path):
     assert "course lab --instructor --port 8899 --no-browser" in make.stdout, make.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_lab(command, log):
-    """Start a lab command (it binds its own port, retried on a clash); wait until it answers."""
-    for _attempt in range(3):
-        port = _free_port()
-        argv = command.argv + [f"--port={port}", "--port-retries=0", "--no-browser", "--ServerApp.token=t",
-                               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-        server = subprocess.Popen(argv, cwd=command.cwd, env=command.env, stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=t", timeout=2)
-                return server, f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.3)
-        server.kill()
-        server.wait(10)
-    raise RuntimeError("JupyterLab did not start: " + Path(log.name).read_text()[-2000:])
-
-
 def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -136,17 +108,17 @@ def test_learners_see_learner_tools_and_instructors_see_theirs(tmp_path):
     sync_workspace(course)
     for who in ("learner", "instructor"):
         command = lab_command(course, instructor=(who == "instructor"))
-        with open(tmp_path / f"{who}.log", "w+") as log:
-            server, base = _start_lab(command, log)
-            try:
-                status, page = _get(f"{base}/lab?token=t")
-                formgrader, _ = _get(f"{base}/formgrader?token=t")
-                validate, _ = _get(f"{base}/assignments/validate?token=t")  # exists for both (POST only)
-            finally:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(20)
-            log.seek(0)
-            text = log.read()
+        logs = tmp_path / who
+        logs.mkdir()
+        argv = command.argv + ["--no-browser", "--ServerApp.token=t", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        server, base = start_jupyterlab(argv, command.env, "t", logs, cwd=command.cwd)
+        try:
+            status, page = _get(f"{base}/lab?token=t")
+            formgrader, _ = _get(f"{base}/formgrader?token=t")
+            validate, _ = _get(f"{base}/assignments/validate?token=t")  # exists for both (POST only)
+        finally:
+            stop(server)
+        text = "".join(log.read_text() for log in sorted(logs.glob("*.log")))
         hidden = {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list"}
         assert status == 200
         assert "Running as root is not recommended" not in text
