@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent / "tests"))  # for fixture_course
 # grading contracts (one to three and a half minutes each, ordered as last measured), then the modules
 # with a costly shared set-up or long single tests (half a minute to two minutes), then each
 # notebook's nbval run, then the many short tests.
-LONGEST_FIRST = ["05_websockets", "11_deployment", "13_capstone", "04_async_await", "09_ai_applications",
+LONGEST_FIRST = ["11_deployment", "05_websockets", "09_ai_applications", "13_capstone", "04_async_await",
                  "08_streaming", "10_frameworks_compared", "06_authentication", "07_databases",
                  "12_interview_questions", "02_receptionist", "03_core_concepts", "01_fastapi_overview"]
 LONG_MODULES = ["tests/test_batch_grading.py", "tests/test_grading_outputs.py", "tests/test_exchange_workflow.py",

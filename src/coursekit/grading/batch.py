@@ -55,7 +55,7 @@ import tempfile
 import time
 import warnings
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +144,11 @@ def _setup_lock(db_url: str) -> Iterator[None]:
 
 
 # -- 1. preflight ----------------------------------------------------------------------
-def preflight(course_dir: Path, course: Course, assignment: str, student: str) -> tuple[Outcome, nbformat.NotebookNode | None]:
+def preflight(course_dir: Path, course: Course, assignment: str, student: str,
+              source: nbformat.NotebookNode | None = None,
+              released: nbformat.NotebookNode | None = None) -> tuple[Outcome, nbformat.NotebookNode | None]:
+    """Find, read, compare and scan one submission (`source` and `released`: the assignment's solution
+    and release notebooks, read once for a whole batch, or here)."""
     outcome = Outcome(student)
     folder = course_dir / "submitted" / student / assignment
     expected = folder / f"{assignment}.ipynb"
@@ -163,10 +167,10 @@ def preflight(course_dir: Path, course: Course, assignment: str, student: str) -
         outcome.status = "invalid"
         outcome.notes.append(f"not a valid notebook: {str(exc).splitlines()[0][:200]}")
         return outcome, None
-    source = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    source = source or nbformat.read(str(course.source_notebook(assignment)), as_version=4)
     source_cells = {nbgrader_meta(c)["grade_id"]: c for c in source.cells if nbgrader_meta(c).get("grade_id")}
     # What the learner was given: test cells without their hidden part.
-    released = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    released = released or nbformat.read(str(course.release_notebook(assignment)), as_version=4)
     released_cells = {nbgrader_meta(c)["grade_id"]: c for c in released.cells if nbgrader_meta(c).get("grade_id")}
     seen: dict[str, int] = {}
     for cell in nb.cells:
@@ -219,6 +223,14 @@ def run_in_own_group(command: list[str], cwd: Path, timeout: float) -> tuple[boo
         return code == 0, out.read()[-4000:]
 
 
+def write_submissions(course_dir: Path, assignment: str, submissions: dict[str, nbformat.NotebookNode]) -> None:
+    """Each notebook where nbgrader looks for it: course_dir/submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb."""
+    for student, nb in submissions.items():
+        folder = course_dir / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / f"{assignment}.ipynb"))
+
+
 class Worker:
     """A scratch nbgrader course (own gradebook) that grades shards of submissions."""
 
@@ -232,12 +244,8 @@ class Worker:
 
     def grade(self, submissions: dict[str, nbformat.NotebookNode], timeout: float) -> tuple[bool, str]:
         """Autograde the shard in one nbgrader call; (finished cleanly, log tail)."""
-        submitted = self.root / "submitted"
-        shutil.rmtree(submitted, ignore_errors=True)
-        for student, nb in submissions.items():
-            folder = submitted / student / self.assignment
-            folder.mkdir(parents=True)
-            nbformat.write(nb, str(folder / f"{self.assignment}.ipynb"))
+        shutil.rmtree(self.root / "submitted", ignore_errors=True)
+        write_submissions(self.root, self.assignment, submissions)
         return run_in_own_group([*NBGRADER, "autograde", self.assignment, "--force"], self.root, timeout)
 
     def results(self, student: str) -> tuple[dict[str, CellResult], Path | None]:
@@ -297,8 +305,14 @@ def _submitted_at(files: list[Path]) -> str | None:
 def _merge_into_gradebook(db_url: str, assignment: str, outcome: Outcome, submitted_at: str | None = None) -> None:
     from nbgrader.api import Gradebook
 
+    with Gradebook(db_url) as gb:
+        _merge_outcome(gb, assignment, outcome, submitted_at)
+
+
+def _merge_outcome(gb, assignment: str, outcome: Outcome, submitted_at: str | None = None) -> None:
+    """One student's scores into an open gradebook, in one transaction."""
     # nbgrader's own API trips SQLAlchemy's autoflush warnings when it creates a submission.
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gb.update_or_create_student(outcome.student)
         gb.update_or_create_submission(assignment, outcome.student, **({"timestamp": submitted_at} if submitted_at else {}))
@@ -383,20 +397,40 @@ def grade_batch(
     students = [s for s in students if in_shard(s, shard)]
     outcomes: dict[str, Outcome] = {}
     runnable: dict[str, nbformat.NotebookNode] = {}
-    for student in students:
-        outcome, nb = preflight(course_dir, course, assignment, student)
-        outcomes[student] = outcome
-        if nb is not None:
-            outcome.nonce = integrity.new_nonce()
-            runnable[student] = integrity.guard(nb, outcome.nonce)
+    source = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    released = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    with ThreadPoolExecutor(max_workers=1) as maker:
+        making = maker.submit(_template, course, assignment)  # nbgrader generates while the submissions are read
+        try:
+            for student in students:
+                outcome, nb = preflight(course_dir, course, assignment, student, source, released)
+                outcomes[student] = outcome
+                if nb is not None:
+                    outcome.nonce = integrity.new_nonce()
+                    runnable[student] = integrity.guard(nb, outcome.nonce)
+        except BaseException:
+            shutil.rmtree(making.result(), ignore_errors=True)
+            raise
+        template = making.result()
 
-    template = _template(course, assignment)
+    def merge(gb, student: str) -> None:  # on this thread only: one writer for the gradebook
+        outcome = outcomes[student]
+        _hold_if_tampered(outcome, course_dir, assignment)
+        files = _submission_files(course_dir, assignment, student)
+        _merge_outcome(gb, assignment, outcome, _submitted_at(files))
+        feedback = course_dir / "feedback" / student / assignment
+        feedback.mkdir(parents=True, exist_ok=True)
+        for path in files:  # as nbgrader's generate_feedback does: release_feedback needs them
+            shutil.copy2(path, feedback / path.name)
+        page = _feedback_page(assignment, outcome, pairs, cell_timeout or CELL_TIMEOUT)
+        (feedback / f"{assignment}.html").write_text(page, encoding="utf-8")
+
     try:
         _ensure_assignment_in_gradebook(template, db_url, assignment)
         names = sorted(runnable)
         shards = [names[i::jobs] for i in range(jobs) if names[i::jobs]]
 
-        def run_shard(shard: list[str]) -> None:
+        def run_shard(shard: list[str]) -> list[str]:
             worker = Worker(course, assignment, template, cell_timeout)
             try:
                 clean, log = worker.grade({s: runnable[s] for s in shard}, shard_timeout)
@@ -408,25 +442,23 @@ def grade_batch(
                             logs[student] = worker.grade({student: runnable[student]}, student_timeout)[1]
                 for student in shard:
                     _collect(worker, outcomes[student], course_dir, assignment, logs[student], cell_timeout or CELL_TIMEOUT)
+                return shard
             finally:
                 worker.close()
 
-        with ThreadPoolExecutor(max_workers=max(1, len(shards))) as pool:
-            list(pool.map(run_shard, shards))
+        from nbgrader.api import Gradebook
+
+        with ThreadPoolExecutor(max_workers=max(1, len(shards))) as pool, Gradebook(db_url) as gb:
+            running = [pool.submit(run_shard, shard) for shard in shards]
+            for student in students:  # nothing to run: missing or unreadable
+                if student not in runnable:
+                    merge(gb, student)
+            for done in as_completed(running):  # a shard's students are merged while the others still run
+                for student in done.result():
+                    merge(gb, student)
     finally:
         shutil.rmtree(template, ignore_errors=True)
 
-    for student in students:  # serial: one writer for the gradebook
-        outcome = outcomes[student]
-        _hold_if_tampered(outcome, course_dir, assignment)
-        files = _submission_files(course_dir, assignment, student)
-        _merge_into_gradebook(db_url, assignment, outcome, _submitted_at(files))
-        feedback = course_dir / "feedback" / student / assignment
-        feedback.mkdir(parents=True, exist_ok=True)
-        for path in files:  # as nbgrader's generate_feedback does: release_feedback needs them
-            shutil.copy2(path, feedback / path.name)
-        page = _feedback_page(assignment, outcome, pairs, cell_timeout or CELL_TIMEOUT)
-        (feedback / f"{assignment}.html").write_text(page, encoding="utf-8")
     result = BatchResult([outcomes[s] for s in students], time.perf_counter() - start, sum(p for _, _, p in pairs))
     _write_reports(course_dir, assignment, result, shard)
     write_assignment_grades(db_url, assignment, course.source_notebook(assignment), grading_dir(course_dir, assignment) / "grades.csv")

@@ -51,13 +51,6 @@ def synthetic_submissions(course: Course, assignment: str, at_least: int = 20) -
     return submissions
 
 
-def _write_submitted(folder: Path, assignment: str, submissions: dict[str, nbformat.NotebookNode]) -> None:
-    for student, nb in submissions.items():
-        target = folder / "submitted" / student / assignment
-        target.mkdir(parents=True)
-        nbformat.write(nb, str(target / f"{assignment}.ipynb"))
-
-
 def _execute(path: str) -> None:
     """One notebook in a fresh kernel, errors allowed (a stub or a mutant fails some cells)."""
     from nbclient import NotebookClient
@@ -70,12 +63,12 @@ def _execute(path: str) -> None:
 def grading_figures(course: Course, assignment: str, jobs: int = 2) -> tuple[float, float, float, int]:
     """Seconds for (plain sequential nbgrader autograde, course grade with `jobs` workers,
     nbclient alone with `jobs` workers) on the same synthetic submissions, and how many there were."""
-    from .batch import _template, grade_batch, run_in_own_group
+    from .batch import _template, grade_batch, run_in_own_group, write_submissions
 
     submissions = synthetic_submissions(course, assignment)
     with tempfile.TemporaryDirectory(prefix="course-grade-bench-") as tmp:
         folder = Path(tmp) / "course"
-        _write_submitted(folder, assignment, submissions)
+        write_submissions(folder, assignment, submissions)
         template = _template(course, assignment)  # generated once, as an instructor would
         try:
             shutil.copytree(folder / "submitted", template / "submitted")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import filecmp
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
@@ -376,39 +377,44 @@ def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_d
         nb = lean_notebook(rnd.notebook) if lean else rnd.notebook
         scratch.submit(rnd.student, integrity.guard(nb, nonce) if rnd.integrity else nb)
 
-    with Scratch(course, assignment) as scratch:
+    # One nbgrader run (generate_assignment, then one autograde) grades the full notebooks (the solution
+    # and the stub, as learners get them), a lean copy of the solution, and the other rounds that need
+    # nbgrader (isolation), lean; all the while the variant rounds run sliced in plain kernels beside it.
+    # Both bet on the lean solution keeping full points: when it does not, the bet is called off and
+    # every other round runs again in full through nbgrader.
+    first = [r for r in rounds if r.student in (SOLUTION, STUB)]
+    rest = [r for r in rounds if r.student not in (SOLUTION, STUB)]
+    direct = [r for r in rest if r.carries] if sliced else []
+    with Scratch(course, assignment) as scratch, ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_direct, course, assignment, direct, nonce) if direct else None
         generated = scratch.generate()
         if scratch_dir is not None:
             problems += _compare_release(course, assignment, generated)
-        # The full notebooks first (the solution and the stub, as learners get them), and the lean
-        # solution: if it scores full points too, the other rounds run lean (without demo cells).
-        first = [r for r in rounds if r.student in (SOLUTION, STUB)]
-        rest = [r for r in rounds if r.student not in (SOLUTION, STUB)]
         for rnd in first:
             submit(scratch, rnd, lean=False)
-        lean = bool(rest)
-        if lean:
+        if rest:
             solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
             scratch.submit(LEAN, lean_notebook(solution))
-        results = scratch.autograde() if first or lean else {}
-        if lean:
-            lean = all(_graded(results.get(LEAN, {}), t).score == p for _, t, p in pairs)
-            if notes is not None:
-                notes.append(f"{len(rest)} rounds ran {'lean (without demo cells)' if lean else 'in full: the lean solution lost points'}")
-        # Variant rounds run sliced, outside nbgrader (the lean solution and the isolation rounds,
-        # through nbgrader, show that slicing keeps what each exercise needs); in full otherwise.
-        direct = [r for r in rest if r.carries] if lean and sliced else []
-        for rnd in direct:  # the exercises a sliced round leaves out are not graded in it
-            rnd.expect = {a: (want if a in rnd.carries else ANY) for a, want in rnd.expect.items()}
-        executed: dict[str, nbformat.NotebookNode] = {}
         for rnd in rest:
             if rnd not in direct:
-                submit(scratch, rnd, lean)
-        if len(direct) < len(rest):
-            results |= scratch.autograde(only_new=True)
-        if direct:
-            direct_results, executed = run_direct(course, assignment, direct, nonce)
+                submit(scratch, rnd, lean=True)
+        results = scratch.autograde() if first or rest else {}
+        direct_results, executed = running.result() if running else ({}, {})
+        lean = bool(rest) and all(_graded(results.get(LEAN, {}), t).score == p for _, t, p in pairs)
+        if rest and notes is not None:
+            notes.append(f"{len(rest)} rounds ran {'lean (without demo cells)' if lean else 'in full: the lean solution lost points'}")
+        if lean:
+            # Variant rounds ran sliced (the lean solution and the isolation rounds, through nbgrader, show
+            # that slicing keeps what each exercise needs): the exercises they leave out are not graded there.
             results |= direct_results
+            for rnd in direct:
+                rnd.expect = {a: (want if a in rnd.carries else ANY) for a, want in rnd.expect.items()}
+        elif rest:
+            executed = {}
+            for rnd in rest:
+                shutil.rmtree(scratch.root / "autograded" / rnd.student, ignore_errors=True)
+                submit(scratch, rnd, lean=False)
+            results |= scratch.autograde(only_new=True)
         for rnd in rounds:
             if not rnd.integrity:
                 continue
