@@ -26,10 +26,12 @@ from coursekit import (
     RateLimitError,
     UpstreamTimeout,
     app_client,
+    eventually,
     expect,
     expect_json,
     expect_keys,
     expect_status,
+    poll,
     read_sse,
     serve,
     sse_stream,
@@ -186,6 +188,43 @@ async def test_within_names_what_hung():
     with pytest.raises(CheckFailed, match="waiting for the moon"):
         await within(asyncio.sleep(5), 0.05, "the moon")
     assert await within(asyncio.sleep(0, result=7), 1, "a number") == 7
+
+
+async def test_eventually_waits_for_what_happens_elsewhere_and_gives_up_in_bounded_time():
+    flag = {"set": False, "checks": 0}
+
+    def condition() -> bool:
+        flag["checks"] += 1
+        return flag["set"]
+
+    async def set_later() -> None:
+        for _ in range(3):  # a few turns of the event loop, not a duration
+            await asyncio.sleep(0)
+        flag["set"] = True
+
+    task = asyncio.create_task(set_later())
+    assert await eventually(condition, seconds=5) is True
+    await task
+    assert flag["checks"] >= 2  # checked, waited, checked again
+    flag["checks"] = 0
+    assert await eventually(lambda: bool(flag.__setitem__("checks", flag["checks"] + 1)), seconds=0.05) is False
+    assert flag["checks"] >= 2  # it kept checking until the time ran out, then said so
+
+
+async def test_poll_returns_the_first_answer_that_satisfies_until_or_the_last_one():
+    app = FastAPI()
+    state = {"calls": 0}
+
+    @app.get("/ready")
+    async def ready() -> dict[str, int]:
+        state["calls"] += 1
+        return {"calls": state["calls"]}
+
+    async with app_client(app) as client:
+        r = await poll(client, "/ready", until=lambda r: r.json()["calls"] >= 3, seconds=5)
+        assert r.json() == {"calls": 3}  # stopped at the first answer that satisfied it
+        r = await poll(client, "/ready", until=lambda r: False, seconds=0.05)
+        assert r.status_code == 200 and r.json()["calls"] > 4  # gave up in time, with the last answer
 
 
 def test_expect_passes_and_fails():

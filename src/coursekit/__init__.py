@@ -20,6 +20,8 @@ Reference parts some notebooks build on (so that later exercises never lean on e
 Checks for test cells (readable failures, printed successes)
     expect_status, expect_json, expect_keys, json_body, expect, fail, within,
     describe, passed, visible_tests_passed, CheckFailed
+    eventually(condition)  wait, a bounded time, for something that happens elsewhere (True/False)
+    poll(client, path, until=)  GET a path until its answer satisfies `until` (a bounded time)
 """
 
 from ._data import data_dir, data_path, load_json
@@ -28,6 +30,7 @@ from .auth_reference import reference_claims_reader, reference_token_issuer
 from .checks import (
     CheckFailed,
     describe,
+    eventually,
     expect,
     expect_json,
     expect_keys,
@@ -35,6 +38,7 @@ from .checks import (
     fail,
     json_body,
     passed,
+    poll,
     visible_tests_passed,
     within,
 )
@@ -49,7 +53,7 @@ _install_error_display()  # failed checks show as their message in Jupyter, nbva
 __all__ = [
     "CheckFailed", "CourseClient", "FakeLLM", "FakeLLMError", "RateLimitError", "RunningServer",
     "SSEStream", "UpstreamTimeout", "WebSocketSession", "agent_contract_app", "app_client", "count_tokens", "data_dir",
-    "data_path", "describe", "expect", "expect_json", "expect_keys", "expect_status", "fail",
-    "json_body", "load_json", "passed", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
+    "data_path", "describe", "eventually", "expect", "expect_json", "expect_keys", "expect_status", "fail",
+    "json_body", "load_json", "passed", "poll", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
 ]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -132,6 +133,30 @@ async def within(awaitable: Awaitable[T], seconds: float, what: str) -> T:
     except TimeoutError:
         fail(f"Timed out after {seconds:g} s waiting for {what}.")
         raise  # unreachable, for type checkers
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 2.0, every: float = 0.01) -> bool:
+    """Check condition() every `every` seconds for up to `seconds`: True as soon as it holds, False if
+    it never does. For what happens a little later somewhere else (a background task, a server thread):
+    `expect(await eventually(lambda: llm.active == 0), "the model call should stop")`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(every)
+    return True
+
+
+async def poll(client: httpx.AsyncClient, path: str, until: Callable[[httpx.Response], bool],
+               seconds: float = 2.0, every: float = 0.02) -> httpx.Response:
+    """GET `path` every `every` seconds until until(response) holds or `seconds` have passed; returns the
+    last response either way, for the checks that follow (a readiness probe that turns 200, say)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = await client.get(path)
+        if until(response) or time.monotonic() >= deadline:
+            return response
+        await asyncio.sleep(every)
 
 
 def passed(message: str) -> None:
