@@ -283,9 +283,16 @@ def _exercise_of(grade_id: str, rnd: Round) -> str | None:
     return rnd.pairs.get(grade_id, grade_id if grade_id in rnd.expect else None)
 
 
-def run_direct(course: Course, assignment: str, rounds: list[Round], nonce: str) -> tuple[dict, dict]:
-    """Run sliced variant rounds with nbclient, as nbgrader's autograde would, and grade each test
-    cell with nbgrader's own rule (nbgrader.utils.determine_grade: an error or stderr output is 0).
+def sliced_notebooks(rounds: list[Round], nonce: str) -> list[tuple[Round, nbformat.NotebookNode]]:
+    """Each variant round sliced, with grading's integrity cells where the round is an honest one."""
+    return [(rnd, integrity.guard(sliced_round(rnd), nonce) if rnd.integrity else sliced_round(rnd)) for rnd in rounds]
+
+
+def run_direct(prepared: list[tuple[Round, nbformat.NotebookNode]]) -> tuple[dict, dict]:
+    """Run sliced variant rounds (sliced_notebooks) with nbclient, as nbgrader's autograde would, and
+    grade each test cell with nbgrader's own rule (nbgrader.utils.determine_grade: an error or stderr
+    output is 0). It parses no code, so it can run on a thread beside code that does (compiling to a
+    syntax tree on two threads at once can fail in CPython 3.11: "AST constructor recursion depth mismatch").
 
     Returns (student -> grade id -> CellResult, student -> executed notebook). The full-notebook
     runs through real nbgrader (solution, stub, lean solution, isolation rounds) vouch for the rest.
@@ -302,8 +309,7 @@ def run_direct(course: Course, assignment: str, rounds: list[Round], nonce: str)
     nbgrader_env()  # this Python's bin/ on PATH, as for nbgrader
     results: dict[str, dict[str, CellResult]] = {}
     executed: dict[str, nbformat.NotebookNode] = {}
-    for rnd in rounds:
-        nb = integrity.guard(sliced_round(rnd), nonce) if rnd.integrity else sliced_round(rnd)
+    for rnd, nb in prepared:
         with tempfile.TemporaryDirectory(prefix="course-round-") as folder:
             client = NotebookClient(nb, timeout=CELL_TIMEOUT, interrupt_on_timeout=True, allow_errors=True,
                                     kernel_name="python3", resources={"metadata": {"path": folder}})
@@ -386,7 +392,7 @@ def check_rounds(course: Course, assignment: str, rounds: list[Round], scratch_d
     rest = [r for r in rounds if r.student not in (SOLUTION, STUB)]
     direct = [r for r in rest if r.carries] if sliced else []
     with Scratch(course, assignment) as scratch, ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(run_direct, course, assignment, direct, nonce) if direct else None
+        running = pool.submit(run_direct, sliced_notebooks(direct, nonce)) if direct else None
         generated = scratch.generate()
         if scratch_dir is not None:
             problems += _compare_release(course, assignment, generated)
