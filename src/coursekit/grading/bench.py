@@ -53,11 +53,9 @@ def synthetic_submissions(course: Course, assignment: str, at_least: int = 20) -
 
 def _execute(path: str) -> None:
     """One notebook in a fresh kernel, errors allowed (a stub or a mutant fails some cells)."""
-    from nbclient import NotebookClient
+    from .nbgrader import execute_notebook
 
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=30, interrupt_on_timeout=True, allow_errors=True, kernel_name="python3",
-                   resources={"metadata": {"path": str(Path(path).parent)}}).execute(stderr=subprocess.DEVNULL)
+    execute_notebook(nbformat.read(path, as_version=4), str(Path(path).parent))
 
 
 def grading_figures(course: Course, assignment: str, jobs: int = 2) -> tuple[float, float, float, int]:

@@ -43,6 +43,25 @@ def ensure_bin_on_path() -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
+def execute_notebook(nb: NotebookNode, folder: str, timeout: int = 30) -> NotebookNode:
+    """Run a notebook in a fresh kernel as nbgrader would (errors allowed, the kernel's own log lines
+    dropped); a kernel that dies while starting (two processes that start kernels at once can pick
+    the same free port) is started once more. Raises nbclient's CellTimeoutError or DeadKernelError
+    for a notebook that hangs or kills its kernel: the cells that ran keep their outputs."""
+    from nbclient import NotebookClient
+
+    for attempt in (1, 2):
+        client = NotebookClient(nb, timeout=timeout, interrupt_on_timeout=True, allow_errors=True,
+                                kernel_name="python3", resources={"metadata": {"path": folder}})
+        try:
+            client.execute(stderr=subprocess.DEVNULL)
+            return nb
+        except RuntimeError as exc:
+            if attempt == 2 or "before replying to kernel_info" not in str(exc):
+                raise
+    return nb
+
+
 @dataclass
 class CellResult:
     score: float

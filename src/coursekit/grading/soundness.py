@@ -297,24 +297,20 @@ def run_direct(prepared: list[tuple[Round, nbformat.NotebookNode]]) -> tuple[dic
     Returns (student -> grade id -> CellResult, student -> executed notebook). The full-notebook
     runs through real nbgrader (solution, stub, lean solution, isolation rounds) vouch for the rest.
     """
-    import subprocess
     import tempfile
 
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbgrader.utils import determine_grade
 
-    from .nbgrader import cell_errors, nbgrader_env
+    from .nbgrader import cell_errors, execute_notebook, nbgrader_env
 
     nbgrader_env()  # this Python's bin/ on PATH, as for nbgrader
     results: dict[str, dict[str, CellResult]] = {}
     executed: dict[str, nbformat.NotebookNode] = {}
     for rnd, nb in prepared:
         with tempfile.TemporaryDirectory(prefix="course-round-") as folder:
-            client = NotebookClient(nb, timeout=CELL_TIMEOUT, interrupt_on_timeout=True, allow_errors=True,
-                                    kernel_name="python3", resources={"metadata": {"path": folder}})
             try:
-                client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log lines, not the cells' output
+                execute_notebook(nb, folder, CELL_TIMEOUT)
             except (CellTimeoutError, DeadKernelError):
                 pass  # the cells that ran are graded; the rest score 0, as in nbgrader
         executed[rnd.student] = nb
