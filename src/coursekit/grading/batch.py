@@ -16,12 +16,13 @@ The course folder is an nbgrader course (`solutions/` source, `notebooks/` relea
    gradebook, and grades a shard of students in one `nbgrader autograde` call. If that
    call fails or overruns, its students are graded again one at a time, so one
    submission that kills or hangs nbgrader costs only itself.
-3. Merge, one student at a time on one thread, each worker's students as soon as it finishes
-   (nbgrader generated the template while step 1 ran): scores are written into the course's
-   gradebook through nbgrader's API (one transaction per student), autograded notebooks are copied, and each student
-   gets a feedback page that shows every exercise's outcome and failure message but not
-   the (hidden) test code. grading/ASSIGNMENT/grades.csv and grading-report.csv summarise the
-   batch, and grading/grades.csv has every student's total for every assignment graded so far.
+3. Merge, one student at a time on one thread, each worker's students as soon as that worker
+   finishes (nbgrader generated the template while step 1 ran): scores are written into the
+   course's gradebook through nbgrader's API (one transaction per student), autograded
+   notebooks are copied, and each student gets a feedback page that shows every exercise's
+   outcome and failure message but not the (hidden) test code. grading/ASSIGNMENT/grades.csv
+   and grading-report.csv summarise the batch, and grading/grades.csv has every student's
+   total for every assignment graded so far.
 
 A submission that the scan or the integrity report finds tampering in is **held**: every
 exercise scores 0 (gradebook and grades.csv) and grading-report.csv says why, until the
