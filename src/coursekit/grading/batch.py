@@ -146,11 +146,10 @@ def _setup_lock(db_url: str) -> Iterator[None]:
 
 
 # -- 1. preflight ----------------------------------------------------------------------
-def preflight(course_dir: Path, course: Course, assignment: str, student: str,
-              source: nbformat.NotebookNode | None = None,
-              released: nbformat.NotebookNode | None = None) -> tuple[Outcome, nbformat.NotebookNode | None]:
-    """Find, read, compare and scan one submission (`source` and `released`: the assignment's solution
-    and release notebooks, read once for a whole batch, or here)."""
+def preflight(course_dir: Path, assignment: str, student: str, source: nbformat.NotebookNode,
+              released: nbformat.NotebookNode) -> tuple[Outcome, nbformat.NotebookNode | None]:
+    """Find, read, compare and scan one submission against the assignment's solution (`source`) and
+    what the learner was given (`released`: test cells without their hidden part), read once a batch."""
     outcome = Outcome(student)
     folder = course_dir / "submitted" / student / assignment
     expected = folder / f"{assignment}.ipynb"
@@ -169,10 +168,7 @@ def preflight(course_dir: Path, course: Course, assignment: str, student: str,
         outcome.status = "invalid"
         outcome.notes.append(f"not a valid notebook: {str(exc).splitlines()[0][:200]}")
         return outcome, None
-    source = source or nbformat.read(str(course.source_notebook(assignment)), as_version=4)
     source_cells = {nbgrader_meta(c)["grade_id"]: c for c in source.cells if nbgrader_meta(c).get("grade_id")}
-    # What the learner was given: test cells without their hidden part.
-    released = released or nbformat.read(str(course.release_notebook(assignment)), as_version=4)
     released_cells = {nbgrader_meta(c)["grade_id"]: c for c in released.cells if nbgrader_meta(c).get("grade_id")}
     seen: dict[str, int] = {}
     for cell in nb.cells:
@@ -405,7 +401,7 @@ def grade_batch(
         making = maker.submit(_template, course, assignment)  # nbgrader generates while the submissions are read
         try:
             for student in students:
-                outcome, nb = preflight(course_dir, course, assignment, student, source, released)
+                outcome, nb = preflight(course_dir, assignment, student, source, released)
                 outcomes[student] = outcome
                 if nb is not None:
                     outcome.nonce = integrity.new_nonce()
