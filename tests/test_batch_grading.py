@@ -178,3 +178,30 @@ def test_grade_command_grades_a_course_folder_and_reports(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ada" in proc.stdout and "0/3" in proc.stdout and "class report:" in proc.stdout
     assert (root / "gradebook.db").exists() and (root / "grading" / ASSIGNMENT / "class-report.png").exists()
+
+
+def test_an_assignment_is_generated_once_per_version_of_its_sources(tmp_path, monkeypatch):
+    import shutil
+
+    from coursekit.grading import batch
+    from coursekit.grading.nbgrader import Scratch
+
+    course = make_course(tmp_path / "course")
+    generated = []
+    generate = Scratch.generate
+    monkeypatch.setattr(Scratch, "generate", lambda self: generated.append(self.assignment) or generate(self))
+    copies = [batch._template(course, ASSIGNMENT), batch._template(course, ASSIGNMENT)]
+    try:
+        assert len(generated) == 1, "the second batch should copy the generated assignment, not generate it again"
+        release = [(c / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes() for c in copies]
+        assert copies[0] != copies[1] and release[0] == release[1]  # each caller gets its own copy of the same thing
+        source = course.source_notebook(ASSIGNMENT)
+        source.write_text(source.read_text() + "\n")  # a new version of the source: generated again
+        copies.append(batch._template(course, ASSIGNMENT))
+        (source.parent / "notes.txt").write_text("a file beside the notebook is part of the assignment too")
+        copies.append(batch._template(course, ASSIGNMENT))
+        assert len(generated) == 3
+        assert len(list((tmp_path / "course" / "grading" / ".templates").iterdir())) == 3
+    finally:
+        for copy in copies:
+            shutil.rmtree(copy, ignore_errors=True)

@@ -283,7 +283,9 @@ def test_the_tables_from_the_gradebook_hold_both_shards(graded):
     for table in (f"{ASSIGNMENT}/grades.csv", f"{ASSIGNMENT}/class-report.csv", "grades.csv"):
         assert (sharded / table).read_text() == (whole / table).read_text(), table
     assert set(_rows(sharded / ASSIGNMENT / "grades.csv")) == set(graded["kinds"])
-    assert not list(sharded.rglob(".*"))  # no temporary file left by the writes that replace a table whole
+    # no temporary file left by the writes that replace a table whole (.templates/ is the generated assignment, kept)
+    assert [p.name for p in sharded.rglob(".*")] == [".templates"]
+    assert not list((sharded / ".templates").glob(".incoming-*"))
 
 
 def test_a_held_submission_is_accepted_from_its_shards_file(graded):

@@ -45,6 +45,7 @@ per-shard files, grading-report-shard-2-of-3.csv and held-shard-2-of-3.json.
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import os
@@ -268,11 +269,66 @@ class Worker:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+TEMPLATES_KEPT = 32  # generated assignments kept in a course's grading/.templates/, the most recently used
+
+
+def _template_key(course: Course, assignment: str) -> str:
+    """What a generated assignment depends on: the assignment's source files, the course's nbgrader
+    configuration (its path and text) and the versions of nbgrader and nbformat."""
+    import nbgrader
+
+    digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}, nbformat {nbformat.__version__}\n{course.nbgrader_config}\n".encode())
+    digest.update(course.nbgrader_config.read_bytes())
+    folder = course.solutions / assignment
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not {".ipynb_checkpoints", "__pycache__"} & set(path.relative_to(folder).parts):
+            digest.update(f"\n{path.relative_to(folder).as_posix()}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
 def _template(course: Course, assignment: str) -> Path:
-    """A scratch course with the assignment generated (gradebook included), copied by each worker."""
+    """A scratch course with the assignment generated (gradebook included), copied by each worker;
+    the caller removes it.
+
+    nbgrader generates an assignment once per version of its sources (see _template_key); a copy is
+    kept in the course's grading/.templates/, and later batches, shards and re-runs copy it instead of
+    waiting for generate_assignment again (4-5 s before any submission can start)."""
+    store = grading_dir(course.root) / ".templates"
+    cached = store / _template_key(course, assignment)
+    if (cached / "gradebook.db").is_file():
+        os.utime(cached)  # recently used: pruning keeps it
+        copy = Path(tempfile.mkdtemp(prefix="course-grade-template-"))
+        shutil.copytree(cached, copy, dirs_exist_ok=True)
+        return copy
     scratch = Scratch(course, assignment)
-    scratch.generate()
+    try:
+        scratch.generate()
+    except BaseException:
+        scratch.close()
+        raise
+    store.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=store))
+    shutil.copytree(scratch.root, incoming, dirs_exist_ok=True)
+    try:
+        incoming.rename(cached)  # atomic: of two batches generating at once, one copy is kept, whole
+    except OSError:  # the other batch's copy is already there
+        shutil.rmtree(incoming, ignore_errors=True)
+    _prune(store)
     return scratch.root
+
+
+def _prune(store: Path) -> None:
+    """Keep the TEMPLATES_KEPT most recently used generated assignments."""
+    kept = []
+    for path in store.iterdir():
+        try:
+            if not path.name.startswith(".incoming-"):
+                kept.append((path.stat().st_mtime, path))
+        except FileNotFoundError:  # another batch pruned it meanwhile
+            pass
+    for _, path in sorted(kept, reverse=True)[TEMPLATES_KEPT:]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # -- 3. merge, feedback and reports ----------------------------------------------------------
