@@ -22,6 +22,12 @@ Checks for test cells (readable failures, printed successes)
     describe, passed, visible_tests_passed, CheckFailed
     eventually(condition)  wait, a bounded time, for something that happens elsewhere (True/False)
     poll(client, path, until=)  GET a path until its answer satisfies `until` (a bounded time)
+
+Checks for WebSocket test cells (05)
+    ws_connect(client, p)  open a WebSocket for a test; a refused connection fails and says why
+    ws_receive(ws, what)   the next JSON message, or a failure naming what was expected
+    ws_refusal_code(client, p)  the close code of a refused connection (None if accepted)
+    expect_closed(ws, code), sessions_become(client, [...])  the server closes; GET /sessions lists
 """
 
 from ._data import data_dir, data_path, load_json
@@ -46,6 +52,7 @@ from .client import CourseClient, WebSocketSession, app_client, websocket
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .server import RunningServer, serve
 from .sse import SSEStream, read_sse, sse_stream
+from .ws_checks import expect_closed, sessions_become, ws_connect, ws_receive, ws_refusal_code
 from ._ipython import install as _install_error_display
 
 _install_error_display()  # failed checks show as their message in Jupyter, nbval and nbgrader
@@ -56,4 +63,5 @@ __all__ = [
     "data_path", "describe", "eventually", "expect", "expect_json", "expect_keys", "expect_status", "fail",
     "json_body", "load_json", "passed", "poll", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
+    "expect_closed", "sessions_become", "ws_connect", "ws_receive", "ws_refusal_code",
 ]
