@@ -28,6 +28,11 @@ Checks for WebSocket test cells (05)
     ws_receive(ws, what)   the next JSON message, or a failure naming what was expected
     ws_refusal_code(client, p)  the close code of a refused connection (None if accepted)
     expect_closed(ws, code), sessions_become(client, [...])  the server closes; GET /sessions lists
+
+Checks for event streams (08; sse.py's docstring says which reader to use when)
+    record_sse(client, m, url)  a StreamRecord: the events, when each arrived, a broken connection
+    expect_event_stream(record)  the stream answered 200 with Content-Type text/event-stream
+    parse_wire(text)       the events a client parses out of hand-written SSE text
 """
 
 from ._data import data_dir, data_path, load_json
@@ -51,7 +56,7 @@ from .checks import (
 from .client import CourseClient, WebSocketSession, app_client, websocket
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .server import RunningServer, serve
-from .sse import SSEStream, read_sse, sse_stream
+from .sse import SSEStream, StreamRecord, expect_event_stream, parse_wire, read_sse, record_sse, sse_stream
 from .ws_checks import expect_closed, sessions_become, ws_connect, ws_receive, ws_refusal_code
 from ._ipython import install as _install_error_display
 
@@ -64,4 +69,5 @@ __all__ = [
     "json_body", "load_json", "passed", "poll", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
     "expect_closed", "sessions_become", "ws_connect", "ws_receive", "ws_refusal_code",
+    "StreamRecord", "expect_event_stream", "parse_wire", "record_sse",
 ]
