@@ -33,10 +33,14 @@ Checks for event streams (08; sse.py's docstring says which reader to use when)
     record_sse(client, m, url)  a StreamRecord: the events, when each arrived, a broken connection
     expect_event_stream(record)  the stream answered 200 with Content-Type text/event-stream
     parse_wire(text)       the events a client parses out of hand-written SSE text
+
+Checks for raw ASGI apps (02)
+    strict_asgi(app)       the app, raising ASGIRuleBroken when its HTTP answer breaks a rule of ASGI
 """
 
 from ._data import data_dir, data_path, load_json
 from .agent_contract import agent_contract_app
+from .asgi_rules import ASGIRuleBroken, strict_asgi
 from .auth_reference import reference_claims_reader, reference_token_issuer
 from .checks import (
     CheckFailed,
@@ -70,4 +74,5 @@ __all__ = [
     "visible_tests_passed", "websocket", "within",
     "expect_closed", "sessions_become", "ws_connect", "ws_receive", "ws_refusal_code",
     "StreamRecord", "expect_event_stream", "parse_wire", "record_sse",
+    "ASGIRuleBroken", "strict_asgi",
 ]
