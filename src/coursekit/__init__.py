@@ -36,6 +36,10 @@ Checks for event streams (08; sse.py's docstring says which reader to use when)
 
 Checks for raw ASGI apps (02)
     strict_asgi(app)       the app, raising ASGIRuleBroken when its HTTP answer breaks a rule of ASGI
+
+Background tasks and threads (09)
+    settle_tasks(*tasks)   end a test's background tasks (a bounded wait, then cancel) and collect their errors
+    running_on_event_loop()  is this code running on the event loop's thread? (False in a worker thread)
 """
 
 from ._data import data_dir, data_path, load_json
@@ -58,6 +62,7 @@ from .checks import (
     within,
 )
 from .client import CourseClient, WebSocketSession, app_client, websocket
+from .event_loop import running_on_event_loop, settle_tasks
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .server import RunningServer, serve
 from .sse import SSEStream, StreamRecord, expect_event_stream, parse_wire, read_sse, record_sse, sse_stream
@@ -75,4 +80,5 @@ __all__ = [
     "expect_closed", "sessions_become", "ws_connect", "ws_receive", "ws_refusal_code",
     "StreamRecord", "expect_event_stream", "parse_wire", "record_sse",
     "ASGIRuleBroken", "strict_asgi",
+    "running_on_event_loop", "settle_tasks",
 ]
