@@ -22,10 +22,29 @@ Checks for test cells (readable failures, printed successes)
     describe, passed, visible_tests_passed, CheckFailed
     eventually(condition)  wait, a bounded time, for something that happens elsewhere (True/False)
     poll(client, path, until=)  GET a path until its answer satisfies `until` (a bounded time)
+
+Checks for WebSocket test cells (05)
+    ws_connect(client, p)  open a WebSocket for a test; a refused connection fails and says why
+    ws_receive(ws, what)   the next JSON message, or a failure naming what was expected
+    ws_refusal_code(client, p)  the close code of a refused connection (None if accepted)
+    expect_closed(ws, code), sessions_become(client, [...])  the server closes; GET /sessions lists
+
+Checks for event streams (08; sse.py's docstring says which reader to use when)
+    record_sse(client, m, url)  a StreamRecord: the events, when each arrived, a broken connection
+    expect_event_stream(record)  the stream answered 200 with Content-Type text/event-stream
+    parse_wire(text)       the events a client parses out of hand-written SSE text
+
+Checks for raw ASGI apps (02)
+    strict_asgi(app)       the app, raising ASGIRuleBroken when its HTTP answer breaks a rule of ASGI
+
+Background tasks and threads (09)
+    settle_tasks(*tasks)   end a test's background tasks (a bounded wait, then cancel) and collect their errors
+    running_on_event_loop()  is this code running on the event loop's thread? (False in a worker thread)
 """
 
 from ._data import data_dir, data_path, load_json
 from .agent_contract import agent_contract_app
+from .asgi_rules import ASGIRuleBroken, strict_asgi
 from .auth_reference import reference_claims_reader, reference_token_issuer
 from .checks import (
     CheckFailed,
@@ -43,9 +62,11 @@ from .checks import (
     within,
 )
 from .client import CourseClient, WebSocketSession, app_client, websocket
+from .event_loop import running_on_event_loop, settle_tasks
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .server import RunningServer, serve
-from .sse import SSEStream, read_sse, sse_stream
+from .sse import SSEStream, StreamRecord, expect_event_stream, parse_wire, read_sse, record_sse, sse_stream
+from .ws_checks import expect_closed, sessions_become, ws_connect, ws_receive, ws_refusal_code
 from ._ipython import install as _install_error_display
 
 _install_error_display()  # failed checks show as their message in Jupyter, nbval and nbgrader
@@ -56,4 +77,8 @@ __all__ = [
     "data_path", "describe", "eventually", "expect", "expect_json", "expect_keys", "expect_status", "fail",
     "json_body", "load_json", "passed", "poll", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
+    "expect_closed", "sessions_become", "ws_connect", "ws_receive", "ws_refusal_code",
+    "StreamRecord", "expect_event_stream", "parse_wire", "record_sse",
+    "ASGIRuleBroken", "strict_asgi",
+    "running_on_event_loop", "settle_tasks",
 ]
