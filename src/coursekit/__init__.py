@@ -22,6 +22,16 @@ Checks for test cells (readable failures, printed successes)
     describe, passed, visible_tests_passed, CheckFailed
     eventually(condition)  wait, a bounded time, for something that happens elsewhere (True/False)
     poll(client, path, until=)  GET a path until its answer satisfies `until` (a bounded time)
+
+Real server processes, always cleaned up (11)
+    started_process(argv, sock=)  run a server process; yields once GET /healthz answers; kills its group after
+    listening_socket(), free_port(), started_on_free_port(make_argv)   ports without races
+    server_env(**extra), process_work_dir(), worker_pids(client, n), gunicorn_options(argv)
+    RunningProcess, end_process_group(popen), running_process_groups()
+
+Deployment files read as text (11)
+    parse_dockerfile(text) -> [Instruction], exec_form(instruction)
+    parse_nginx(text) -> [Directive], nginx_seconds(value), run_nginx(make_site), NGINX (None if not installed)
 """
 
 from ._data import data_dir, data_path, load_json
@@ -43,7 +53,22 @@ from .checks import (
     within,
 )
 from .client import CourseClient, WebSocketSession, app_client, websocket
+from .dockerfile import Instruction, exec_form, parse_dockerfile
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
+from .nginx import NGINX, Directive, nginx_seconds, parse_nginx, run_nginx
+from .processes import (
+    RunningProcess,
+    end_process_group,
+    free_port,
+    gunicorn_options,
+    listening_socket,
+    process_work_dir,
+    running_process_groups,
+    server_env,
+    started_on_free_port,
+    started_process,
+    worker_pids,
+)
 from .server import RunningServer, serve
 from .sse import SSEStream, read_sse, sse_stream
 from ._ipython import install as _install_error_display
@@ -56,4 +81,8 @@ __all__ = [
     "data_path", "describe", "eventually", "expect", "expect_json", "expect_keys", "expect_status", "fail",
     "json_body", "load_json", "passed", "poll", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
+    # real server processes and deployment files (11)
+    "Directive", "Instruction", "NGINX", "RunningProcess", "end_process_group", "exec_form", "free_port",
+    "gunicorn_options", "listening_socket", "nginx_seconds", "parse_dockerfile", "parse_nginx", "process_work_dir",
+    "run_nginx", "running_process_groups", "server_env", "started_on_free_port", "started_process", "worker_pids",
 ]
