@@ -32,6 +32,10 @@ Real server processes, always cleaned up (11)
 Deployment files read as text (11)
     parse_dockerfile(text) -> [Instruction], exec_form(instruction)
     parse_nginx(text) -> [Directive], nginx_seconds(value), run_nginx(make_site), NGINX (None if not installed)
+
+A WSGI server for Flask and Django apps (10)
+    serve_wsgi(app, threads=4)   a real server on 127.0.0.1 and a free port, N worker threads (one request each)
+    RunningWSGIServer, PooledWSGIServer
 """
 
 from ._data import data_dir, data_path, load_json
@@ -71,6 +75,7 @@ from .processes import (
 )
 from .server import RunningServer, serve
 from .sse import SSEStream, read_sse, sse_stream
+from .wsgi_server import PooledWSGIServer, RunningWSGIServer, serve_wsgi
 from ._ipython import install as _install_error_display
 
 _install_error_display()  # failed checks show as their message in Jupyter, nbval and nbgrader
@@ -85,4 +90,6 @@ __all__ = [
     "Directive", "Instruction", "NGINX", "RunningProcess", "end_process_group", "exec_form", "free_port",
     "gunicorn_options", "listening_socket", "nginx_seconds", "parse_dockerfile", "parse_nginx", "process_work_dir",
     "run_nginx", "running_process_groups", "server_env", "started_on_free_port", "started_process", "worker_pids",
+    # a WSGI server (10)
+    "PooledWSGIServer", "RunningWSGIServer", "serve_wsgi",
 ]
