@@ -233,8 +233,8 @@ def started_process(argv: Sequence[Any], port: int | None = None, *, sock: socke
     argv = [str(part) for part in argv]
     if sock is not None:
         port = sock.getsockname()[1]
-    log_path = process_work_dir() / f"process-{port}.log"
     try:
+        log_path = process_work_dir() / f"process-{port}.log"
         with open(log_path, "wb") as log:
             popen = start_process_group(argv, cwd=process_work_dir(), env=env or server_env(), stdout=log,
                                         stderr=subprocess.STDOUT,
