@@ -40,6 +40,20 @@ Checks for raw ASGI apps (02)
 Background tasks and threads (09)
     settle_tasks(*tasks)   end a test's background tasks (a bounded wait, then cancel) and collect their errors
     running_on_event_loop()  is this code running on the event loop's thread? (False in a worker thread)
+
+Real server processes, always cleaned up (11)
+    started_process(argv, sock=)  run a server process; yields once GET /healthz answers; kills its group after
+    listening_socket(), free_port(), started_on_free_port(make_argv)   ports without races
+    server_env(**extra), process_work_dir(), worker_pids(client, n), gunicorn_options(argv)
+    RunningProcess, end_process_group(popen), running_process_groups()
+
+Deployment files read as text (11)
+    parse_dockerfile(text) -> [Instruction], exec_form(instruction)
+    parse_nginx(text) -> [Directive], nginx_seconds(value), run_nginx(make_site), NGINX (None if not installed)
+
+A WSGI server for Flask and Django apps (10)
+    serve_wsgi(app, threads=4)   a real server on 127.0.0.1 and a free port, N worker threads (one request each)
+    RunningWSGIServer, PooledWSGIServer
 """
 
 from ._data import data_dir, data_path, load_json
@@ -63,10 +77,26 @@ from .checks import (
 )
 from .client import CourseClient, WebSocketSession, app_client, websocket
 from .event_loop import running_on_event_loop, settle_tasks
+from .dockerfile import Instruction, exec_form, parse_dockerfile
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
+from .nginx import NGINX, Directive, nginx_seconds, parse_nginx, run_nginx
+from .processes import (
+    RunningProcess,
+    end_process_group,
+    free_port,
+    gunicorn_options,
+    listening_socket,
+    process_work_dir,
+    running_process_groups,
+    server_env,
+    started_on_free_port,
+    started_process,
+    worker_pids,
+)
 from .server import RunningServer, serve
 from .sse import SSEStream, StreamRecord, expect_event_stream, parse_wire, read_sse, record_sse, sse_stream
 from .ws_checks import expect_closed, sessions_become, ws_connect, ws_receive, ws_refusal_code
+from .wsgi_server import PooledWSGIServer, RunningWSGIServer, serve_wsgi
 from ._ipython import install as _install_error_display
 
 _install_error_display()  # failed checks show as their message in Jupyter, nbval and nbgrader
@@ -81,4 +111,10 @@ __all__ = [
     "StreamRecord", "expect_event_stream", "parse_wire", "record_sse",
     "ASGIRuleBroken", "strict_asgi",
     "running_on_event_loop", "settle_tasks",
+    # real server processes and deployment files (11)
+    "Directive", "Instruction", "NGINX", "RunningProcess", "end_process_group", "exec_form", "free_port",
+    "gunicorn_options", "listening_socket", "nginx_seconds", "parse_dockerfile", "parse_nginx", "process_work_dir",
+    "run_nginx", "running_process_groups", "server_env", "started_on_free_port", "started_process", "worker_pids",
+    # a WSGI server (10)
+    "PooledWSGIServer", "RunningWSGIServer", "serve_wsgi",
 ]
