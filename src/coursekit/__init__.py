@@ -22,6 +22,13 @@ Checks for test cells (readable failures, printed successes)
     describe, passed, visible_tests_passed, CheckFailed
     eventually(condition)  wait, a bounded time, for something that happens elsewhere (True/False)
     poll(client, path, until=)  GET a path until its answer satisfies `until` (a bounded time)
+
+A database under test (07, 13; the app must be running)
+    add_rows(app, *rows), count_rows(app, Model, **where), db_rows(app, select(...))
+    watch_db(engine)       `with watch_db(engine) as spy:` records spy.statements and spy.checkouts
+
+Time under test (12, 13)
+    ManualClock(start)     clock() reads the time, clock.advance(seconds) moves it; nothing else does
 """
 
 from ._data import data_dir, data_path, load_json
@@ -42,7 +49,9 @@ from .checks import (
     visible_tests_passed,
     within,
 )
+from .clock import ManualClock
 from .client import CourseClient, WebSocketSession, app_client, websocket
+from .db_watch import add_rows, count_rows, db_rows, watch_db
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .server import RunningServer, serve
 from .sse import SSEStream, read_sse, sse_stream
@@ -56,4 +65,5 @@ __all__ = [
     "data_path", "describe", "eventually", "expect", "expect_json", "expect_keys", "expect_status", "fail",
     "json_body", "load_json", "passed", "poll", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
+    "ManualClock", "add_rows", "count_rows", "db_rows", "watch_db",
 ]
