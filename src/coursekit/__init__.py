@@ -27,6 +27,13 @@ A database under test (07, 13; the app must be running)
     add_rows(app, *rows), count_rows(app, Model, **where), db_rows(app, select(...))
     watch_db(engine)       `with watch_db(engine) as spy:` records spy.statements and spy.checkouts
 
+Tokens for tests and demos (06, 13)
+    course_token_decoder(settings)   the strict check: HS256 only, our aud and iss, sub/exp/iat/iss/aud required
+    course_claims_maker(settings), course_token_signer(settings)   make and sign almost-right tokens
+    unsigned_token(claims), tampered_token(token, **changes)        "alg": "none"; an edited payload
+    OpaqueTokens(settings)  13's stand-in token service (random strings kept in memory, they expire)
+    FakeIdentityProvider(...), pkce_challenge(verifier)   06's "Log in with..." provider (OAuth 2.0 + PKCE)
+
 Time under test (12, 13)
     ManualClock(start)     clock() reads the time, clock.advance(seconds) moves it; nothing else does
 """
@@ -52,9 +59,13 @@ from .checks import (
 from .clock import ManualClock
 from .client import CourseClient, WebSocketSession, app_client, websocket
 from .db_watch import add_rows, count_rows, db_rows, watch_db
+from .fake_idp import FakeIdentityProvider, pkce_challenge
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .server import RunningServer, serve
 from .sse import SSEStream, read_sse, sse_stream
+from .tokens import (
+    OpaqueTokens, course_claims_maker, course_token_decoder, course_token_signer, tampered_token, unsigned_token,
+)
 from ._ipython import install as _install_error_display
 
 _install_error_display()  # failed checks show as their message in Jupyter, nbval and nbgrader
@@ -66,4 +77,6 @@ __all__ = [
     "json_body", "load_json", "passed", "poll", "read_sse", "reference_claims_reader", "reference_token_issuer", "serve", "sse_stream", "tokenize",
     "visible_tests_passed", "websocket", "within",
     "ManualClock", "add_rows", "count_rows", "db_rows", "watch_db",
+    "FakeIdentityProvider", "OpaqueTokens", "course_claims_maker", "course_token_decoder", "course_token_signer",
+    "pkce_challenge", "tampered_token", "unsigned_token",
 ]
