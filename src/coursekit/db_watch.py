@@ -20,12 +20,12 @@ call has a time limit of 3 seconds and fails with a message that says what hung.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
-
-from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from .checks import fail, within
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where it is used: most notebooks never need it
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 DB_SECONDS = 3.0  # the time limit of each helper's database work
 
@@ -87,6 +87,8 @@ async def count_rows(app: Any, model: Any, **where: Any) -> int:
     A column name that the model does not have raises SQLAlchemy's InvalidRequestError. Fails
     (CheckFailed) after 3 seconds.
     """
+    from sqlalchemy import func, select
+
     maker = _sessionmaker(app)
 
     async def count() -> int:
@@ -124,11 +126,15 @@ class watch_db:
         self.checkouts += 1
 
     def __enter__(self) -> watch_db:
+        from sqlalchemy import event
+
         event.listen(self.sync_engine, "before_cursor_execute", self._on_statement)
         event.listen(self.sync_engine.pool, "checkout", self._on_checkout)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        from sqlalchemy import event
+
         event.remove(self.sync_engine, "before_cursor_execute", self._on_statement)
         event.remove(self.sync_engine.pool, "checkout", self._on_checkout)
