@@ -54,6 +54,20 @@ Deployment files read as text (11)
 A WSGI server for Flask and Django apps (10)
     serve_wsgi(app, threads=4)   a real server on 127.0.0.1 and a free port, N worker threads (one request each)
     RunningWSGIServer, PooledWSGIServer
+
+A database under test (07, 13; the app must be running)
+    add_rows(app, *rows), count_rows(app, Model, **where), db_rows(app, select(...))
+    watch_db(engine)       `with watch_db(engine) as spy:` records spy.statements and spy.checkouts
+
+Tokens for tests and demos (06, 13)
+    course_token_decoder(settings)   the strict check: HS256 only, our aud and iss, sub/exp/iat/iss/aud required
+    course_claims_maker(settings), course_token_signer(settings)   make and sign almost-right tokens
+    unsigned_token(claims), tampered_token(token, **changes)        "alg": "none"; an edited payload
+    OpaqueTokens(settings)  13's stand-in token service (random strings kept in memory, they expire)
+    FakeIdentityProvider(...), pkce_challenge(verifier)   06's "Log in with..." provider (OAuth 2.0 + PKCE)
+
+Time under test (12, 13)
+    ManualClock(start)     clock() reads the time, clock.advance(seconds) moves it; nothing else does
 """
 
 from ._data import data_dir, data_path, load_json
@@ -75,9 +89,12 @@ from .checks import (
     visible_tests_passed,
     within,
 )
+from .clock import ManualClock
 from .client import CourseClient, WebSocketSession, app_client, websocket
-from .event_loop import running_on_event_loop, settle_tasks
+from .db_watch import add_rows, count_rows, db_rows, watch_db
 from .dockerfile import Instruction, exec_form, parse_dockerfile
+from .event_loop import running_on_event_loop, settle_tasks
+from .fake_idp import FakeIdentityProvider, pkce_challenge
 from .fake_llm import FakeLLM, FakeLLMError, RateLimitError, UpstreamTimeout, count_tokens, tokenize
 from .nginx import NGINX, Directive, nginx_seconds, parse_nginx, run_nginx
 from .processes import (
@@ -97,6 +114,9 @@ from .server import RunningServer, serve
 from .sse import SSEStream, StreamRecord, expect_event_stream, parse_wire, read_sse, record_sse, sse_stream
 from .ws_checks import expect_closed, sessions_become, ws_connect, ws_receive, ws_refusal_code
 from .wsgi_server import PooledWSGIServer, RunningWSGIServer, serve_wsgi
+from .tokens import (
+    OpaqueTokens, course_claims_maker, course_token_decoder, course_token_signer, tampered_token, unsigned_token,
+)
 from ._ipython import install as _install_error_display
 
 _install_error_display()  # failed checks show as their message in Jupyter, nbval and nbgrader
@@ -117,4 +137,7 @@ __all__ = [
     "run_nginx", "running_process_groups", "server_env", "started_on_free_port", "started_process", "worker_pids",
     # a WSGI server (10)
     "PooledWSGIServer", "RunningWSGIServer", "serve_wsgi",
+    "ManualClock", "add_rows", "count_rows", "db_rows", "watch_db",
+    "FakeIdentityProvider", "OpaqueTokens", "course_claims_maker", "course_token_decoder", "course_token_signer",
+    "pkce_challenge", "tampered_token", "unsigned_token",
 ]

@@ -24,13 +24,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, HTTPException
 
-ALGORITHM = "HS256"
-REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud")
-
-
-def _secret(settings: Any) -> str:
-    secret = settings.jwt_secret
-    return secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
+from .tokens import ALGORITHM, REQUIRED_CLAIMS, _secret, course_token_decoder
 
 
 def reference_token_issuer(settings: Any) -> Callable[..., str]:
@@ -62,10 +56,11 @@ def reference_claims_reader(settings: Any, scheme: Callable[..., Any]) -> Callab
     up any user: the claims are all it returns.
     """
 
+    decode = course_token_decoder(settings)  # the strict check
+
     async def read_claims(token: Annotated[str, Depends(scheme)]) -> dict:
         try:
-            return jwt.decode(token, _secret(settings), algorithms=[ALGORITHM], audience=settings.jwt_audience,
-                              issuer=settings.jwt_issuer, options={"require": list(REQUIRED_CLAIMS)})
+            return decode(token)
         except jwt.InvalidTokenError:
             raise HTTPException(status_code=401, detail="Could not validate credentials",
                                 headers={"WWW-Authenticate": "Bearer"}) from None
